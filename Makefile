@@ -1,0 +1,47 @@
+# vgg_report: `make test` and `make report` set everything up on a fresh machine (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk
+# one thread per process: the machines' two cores are shared, and one thread is faster there
+TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
+
+.PHONY: install test test-fast lab tex clean-venv
+.DEFAULT_GOAL := test
+
+install: $(STAMP) tex
+
+# Re-runs only when setup.py or settings.ini (the requirements) change.
+$(STAMP): setup.py settings.ini
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_PIN) -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name vgg_report --display-name 'Python (vgg_report)' >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name 'Python 3 (vgg_report venv)' >/dev/null
+	@touch $(STAMP)
+	@echo "installed: $(VENV) ($$($(PY) -c 'import torch; print("torch", torch.__version__)'))"
+
+# TeX Live for the PDF: installed from Debian when we are root, else the one command to run is printed.
+tex:
+	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing TeX Live from Debian..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
+	else echo "TeX Live is missing (needed only for the PDF); install it with:"; \
+	  echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; fi
+
+test: install
+	$(TEST_ENV) $(PY) -m pytest tests
+
+# the quick tests only: skips the slow marker (CI runs everything through `make test`)
+test-fast: install
+	$(TEST_ENV) $(PY) -m pytest tests -m "not slow"
+
+lab: install
+	$(VENV)/bin/jupyter lab nbs
+
+clean-venv:
+	rm -rf $(VENV)
