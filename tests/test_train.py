@@ -1,0 +1,151 @@
+"Issue: training engine, result files, exact resume, divergence, and vgg_run's parameter checks."
+import json, math, os, signal, subprocess, sys, time
+from dataclasses import asdict
+from pathlib import Path
+import pandas as pd, pytest, torch
+from conftest import BIN, ROOT, run_cli
+from vgg_report.train import RunConfig, train_run, read_json
+from vgg_report.models import count_params, create_model
+
+SMOKE = dict(model='vgg08', epochs=3, n_train=300, n_val=100, n_test=100, device='cpu', dataset='synthetic')
+METRIC_KEYS = {'status', 'row', 'model', 'dataset', 'profile', 'config_hash', 'best_epoch', 'train_loss', 'train_acc', 'val_loss',
+               'val_acc', 'test_loss', 'test_acc', 'final_epoch', 'final_train_loss', 'final_train_acc', 'final_val_loss',
+               'final_val_acc', 'final_test_loss', 'final_test_acc', 'epochs_to_40', 'epochs_to_45', 'params', 'wall_seconds'}
+
+def _same(a, b):
+    "Metrics equal except wall time."
+    return {k: v for k, v in a.items() if k != 'wall_seconds'} == {k: v for k, v in b.items() if k != 'wall_seconds'}
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory):
+    "One uninterrupted smoke run, shared by the tests that compare against it."
+    out = tmp_path_factory.mktemp('ref')/'run'
+    return out, train_run(RunConfig(**SMOKE), out, progress='none')
+
+def test_result_files_and_schema(reference):
+    out, m = reference
+    assert {p.name for p in out.iterdir()} == {'params.json', 'history.csv', 'grad_flow.csv', 'checkpoint.pt', 'metrics.json'}
+    assert set(m) == METRIC_KEYS and read_json(out/'metrics.json') == m
+    assert m['status'] == 'complete' and m['params'] == count_params(create_model('vgg08')) and m['final_epoch'] == 3
+    for k in ('train_acc', 'val_acc', 'test_acc', 'final_val_acc', 'final_test_acc'): assert 0 <= m[k] <= 1
+    h = pd.read_csv(out/'history.csv')
+    assert list(h.columns) == ['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'seconds'] and h.epoch.tolist() == [1, 2, 3]
+    best = h.loc[h.val_acc.idxmax()]                                  # idxmax: the earliest on ties
+    assert m['best_epoch'] == best.epoch and m['val_acc'] == pytest.approx(best.val_acc) and m['train_loss'] == pytest.approx(best.train_loss)
+    assert m['final_val_acc'] == pytest.approx(h.val_acc.iloc[-1])
+    assert h.lr.iloc[0] == pytest.approx(1e-3) and h.lr.is_monotonic_decreasing
+    g = pd.read_csv(out/'grad_flow.csv')
+    assert list(g.columns) == ['epoch', 'layer', 'last_batch', 'epoch_mean'] and len(g) == 3 * 9
+    assert g.layer.iloc[0] == 'input_conv_conv_0' and (g.epoch_mean > 0).all()
+    p = read_json(out/'params.json')
+    assert p['config_hash'] == m['config_hash'] == RunConfig(**SMOKE).hash
+    for k in ('model', 'lr', 'batch_size', 'seed', 'epochs', 'dataset', 'n_train', 'precision', 'device', 'profile'): assert k in p
+    assert {'torch', 'torchvision', 'python', 'vgg_report'} <= set(p['versions']) and p['git_commit'] and 'CPU' in p['device_name']
+    assert p['sizes'] == dict(train=300, val=100, test=100)
+
+def test_same_seed_same_metrics_and_seed_matters(reference, tmp_path):
+    _, m = reference
+    assert _same(train_run(RunConfig(**SMOKE), tmp_path/'again', progress='none'), m)
+    other = train_run(RunConfig(**{**SMOKE, 'seed': 1}), tmp_path/'seed1', progress='none')
+    assert other['config_hash'] != m['config_hash'] and other['final_train_loss'] != m['final_train_loss']
+
+def test_finished_run_is_read_not_retrained(reference):
+    out, m = reference
+    before = (out/'checkpoint.pt').stat().st_mtime_ns
+    assert train_run(RunConfig(**SMOKE), out, progress='none') == m
+    assert (out/'checkpoint.pt').stat().st_mtime_ns == before
+
+_KILL_SCRIPT = """
+import sys, torch; torch.set_num_threads(1)
+from vgg_report.train import RunConfig, train_run
+train_run(RunConfig(**{cfg}), sys.argv[1], progress='none')
+"""
+
+def _kill_after_first_checkpoint(cmd, out, timeout=240, **kw):
+    p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    t0 = time.time()
+    while not (out/'checkpoint.pt').exists():
+        assert p.poll() is None, f'run ended before its first checkpoint: {p.stderr.read().decode()[-2000:]}'
+        assert time.time() - t0 < timeout; time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL); p.wait()
+    assert not (out/'metrics.json').exists()
+    return len(pd.read_csv(out/'history.csv'))
+
+def test_sigkill_then_resume_gives_identical_metrics(reference, tmp_path):
+    ref_out, m = reference
+    out = tmp_path/'killed'
+    done = _kill_after_first_checkpoint([sys.executable, '-c', _KILL_SCRIPT.format(cfg=repr(SMOKE)), str(out)], out)
+    assert 1 <= done < 3
+    resumed = train_run(RunConfig(**SMOKE), out, progress='none')
+    assert _same(resumed, m)
+    cols = ['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc']
+    pd.testing.assert_frame_equal(pd.read_csv(out/'history.csv')[cols], pd.read_csv(ref_out/'history.csv')[cols])
+    pd.testing.assert_frame_equal(pd.read_csv(out/'grad_flow.csv'), pd.read_csv(ref_out/'grad_flow.csv'))
+
+def test_divergence_is_recorded_not_raised(tmp_path):
+    m = train_run(RunConfig(**{**SMOKE, 'lr': 1e12}), tmp_path/'div', progress='none')
+    assert m['status'] == 'diverged'
+    h = pd.read_csv(tmp_path/'div/history.csv')
+    last = h.iloc[-1][['train_loss', 'val_loss']].astype(float)
+    assert len(h) >= 1 and not last.apply(math.isfinite).all()          # the history keeps the epoch that diverged
+    assert m['best_epoch'] is None or m['best_epoch'] < len(h)
+    assert read_json(tmp_path/'div/metrics.json')['status'] == 'diverged'
+
+def test_bf16_is_an_option_recorded_with_the_run(tmp_path):
+    m = train_run(RunConfig(**{**SMOKE, 'epochs': 2, 'precision': 'bf16'}), tmp_path/'bf16', progress='none')
+    assert m['status'] == 'complete' and read_json(tmp_path/'bf16/params.json')['precision'] == 'bf16'
+    assert m['config_hash'] != RunConfig(**{**SMOKE, 'epochs': 2}).hash
+
+BAD = [
+    (['--row', 'BN-x3'], '--row', 'BN-Baseline'),
+    (['--model', 'vgg16'], '--model', 'vgg38_bn_rc'),
+    (['--model', 'vgg08', '--lr', '0'], '--lr', '> 0'),
+    (['--model', 'vgg08', '--lr=-1e-3'], '--lr', '> 0'),
+    (['--model', 'vgg08', '--lr', '-1e-3'], '--lr', 'expected one argument'),
+    (['--model', 'vgg08', '--bogus', '1'], '--bogus', 'unrecognized'),
+    (['--model', 'vgg08', '--lr', 'fast'], '--lr', 'a number'),
+    (['--model', 'vgg08', '--batch_size', '0'], '--batch_size', '≥ 1'),
+    (['--model', 'vgg08', '--epochs', '0'], '--epochs', '≥ 1'),
+    (['--model', 'vgg08', '--n_train', '50000'], '--n_train', '1..47500'),
+    (['--model', 'vgg08', '--device', 'tpu'], '--device', 'auto, cpu, cuda'),
+    (['--model', 'vgg08', '--precision', 'fp16'], '--precision', 'fp32, bf16'),
+    (['--model', 'vgg08', '--profile', 'huge'], '--profile', 'auto, full, quick, smoke'),
+    (['--model', 'vgg08', '--dataset', 'imagenet'], '--dataset', 'auto, cifar100, synthetic'),
+    (['--model', 'vgg08', '--runs_dir', '/proc/no_such_dir/runs'], '--runs_dir', 'not writable'),
+]
+
+@pytest.mark.parametrize('args,param,valid', BAD, ids=[' '.join(a[1:]) for a, _, _ in BAD])
+def test_bad_parameters_one_line_exit_2(args, param, valid, tmp_path):
+    args = args + (['--runs_dir', str(tmp_path/'runs')] if '--runs_dir' not in args else [])
+    r = run_cli('vgg_run', '--dataset', 'synthetic', '--profile', 'smoke', *args) if '--dataset' not in args and '--profile' not in args else \
+        run_cli('vgg_run', *args, *(['--dataset', 'synthetic'] if '--dataset' not in args else []))
+    errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]
+    assert r.returncode == 2, r.stderr
+    assert len(errs) == 1 and param in errs[0] and valid in errs[0], r.stderr
+    assert 'Traceback' not in r.stderr and not (tmp_path/'runs').exists() or not any((tmp_path/'runs').rglob('params.json'))
+
+@pytest.mark.slow
+def test_vgg_run_end_to_end_kill_resume_and_force(tmp_path, reference):
+    "vgg_run through papermill: killed after its first checkpoint, run again to the same metrics; finished runs are kept."
+    args = ['--model', 'vgg08', '--epochs', '3', '--n_train', '300', '--n_val', '100', '--n_test', '100', '--dataset', 'synthetic',
+            '--device', 'cpu', '--runs_dir', str(tmp_path), '--name', 'k']
+    out = tmp_path/'custom-synthetic'/'k'
+    _kill_after_first_checkpoint([str(BIN/'vgg_run'), *args], out, cwd=ROOT)
+    time.sleep(2.5)                                                     # the orphaned kernel notices and exits
+    h_before = (out/'history.csv').read_bytes()
+    time.sleep(2); assert (out/'history.csv').read_bytes() == h_before   # nothing writes there any more
+    r = run_cli('vgg_run', *args)
+    assert r.returncode == 0 and 'resuming' in r.stdout + r.stderr, r.stdout + r.stderr
+    m = read_json(out/'metrics.json')
+    _, ref = reference
+    assert _same({**m, 'row': ref['row'], 'profile': ref['profile']}, ref)   # same numbers as the in-process reference
+    assert (out/'experiment.ipynb').exists()
+    r = run_cli('vgg_run', *args)
+    assert r.returncode == 0 and 'already complete' in r.stdout
+    r = run_cli('vgg_run', *args, '--force')
+    assert r.returncode == 0 and len(list(out.parent.glob('k.old-*'))) == 1 and _same(read_json(out/'metrics.json'), m)
+
+@pytest.mark.slow
+def test_vgg_run_row_diverged_exit_0(tmp_path):
+    r = run_cli('vgg_run', '--model', 'vgg08', '--lr', '1e12', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path, '--name', 'div')
+    assert r.returncode == 0 and 'diverged' in r.stdout, r.stdout + r.stderr
