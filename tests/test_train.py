@@ -24,7 +24,7 @@ def reference(tmp_path_factory):
 
 def test_result_files_and_schema(reference):
     out, m = reference
-    assert {p.name for p in out.iterdir()} == {'params.json', 'history.csv', 'grad_flow.csv', 'checkpoint.pt', 'metrics.json'}
+    assert {p.name for p in out.iterdir() if not p.name.startswith('.')} == {'params.json', 'history.csv', 'grad_flow.csv', 'checkpoint.pt', 'metrics.json'}
     assert set(m) == METRIC_KEYS and read_json(out/'metrics.json') == m
     assert m['status'] == 'complete' and m['params'] == count_params(create_model('vgg08')) and m['final_epoch'] == 3
     for k in ('train_acc', 'val_acc', 'test_acc', 'final_val_acc', 'final_test_acc'): assert 0 <= m[k] <= 1

@@ -1,0 +1,132 @@
+"Issue: the sweep (cached, resumable, locked, on Ray) and vgg_status."
+import json, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+from conftest import BIN, ROOT, run_cli
+from vgg_report.core import FileLock
+from vgg_report.runner import PAPER_GRID, run_lock
+from vgg_report.train import read_json, write_json
+
+SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
+pytestmark = pytest.mark.slow
+
+def metrics(runs, slug): return read_json(runs/'smoke-synthetic'/slug/'metrics.json')
+def same(a, b): return {k: v for k, v in a.items() if k != 'wall_seconds'} == {k: v for k, v in b.items() if k != 'wall_seconds'}
+def status(runs, *extra):
+    r = run_cli('vgg_status', *SMOKE, '--runs_dir', runs, '--json', *extra)
+    assert r.returncode == 0, r.stderr
+    return {d['row']: d for d in json.loads(r.stdout)}
+
+@pytest.fixture(scope='module')
+def paper(tmp_path_factory):
+    "The whole paper grid, smoke-sized, swept sequentially from nothing."
+    runs = tmp_path_factory.mktemp('paper')
+    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', runs)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return runs, r
+
+def test_smoke_sweep_completes_every_row(paper):
+    runs, r = paper
+    st = status(runs)
+    assert list(st) == [row.name for row in PAPER_GRID] and {d['status'] for d in st.values()} == {'complete'}
+    assert '11 complete' in r.stdout and 'ETA' in r.stdout
+    assert 'on the CPU: 11 rows of the paper grid' in r.stdout and 'estimated' in r.stdout
+    m = metrics(runs, 'vgg_38')
+    assert m['status'] == 'complete' and m['row'] == 'VGG_38' and m['profile'] == 'smoke'
+    assert (runs/'smoke-synthetic'/'bn-x1_10'/'experiment.ipynb').exists()
+
+def test_second_sweep_skips_everything(paper):
+    runs, _ = paper
+    nb = runs/'smoke-synthetic'/'bn-baseline'/'experiment.ipynb'
+    before = nb.stat().st_mtime_ns; t0 = time.time()
+    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', runs)
+    assert r.returncode == 0 and '11 skipped' in r.stdout and '0 complete' in r.stdout, r.stdout
+    assert nb.stat().st_mtime_ns == before and time.time() - t0 < 60
+
+def _sweep_until(args, cond, timeout=300):
+    p = subprocess.Popen([str(BIN/'vgg_sweep'), *args], start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    t0 = time.time()
+    while not cond():
+        assert p.poll() is None, p.stdout.read().decode()[-3000:]
+        assert time.time() - t0 < timeout; time.sleep(0.05)
+    return p
+
+def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
+    runs, _ = paper
+    rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
+    args = [*SMOKE, '--runs_dir', str(tmp_path), '--only', *rows]
+    p = _sweep_until(args, lambda: (tmp_path/'smoke-synthetic/bn-baseline/checkpoint.pt').exists())
+    os.killpg(p.pid, signal.SIGKILL); p.wait()
+    st = status(tmp_path)
+    assert st['VGG_08']['status'] == 'complete' and st['BN-x2']['status'] == 'missing'
+    assert st['BN-Baseline']['status'] in ('partial', 'running') and st['BN-Baseline']['epochs'] in ('1/2', '2/2')
+    r = run_cli('vgg_sweep', *args)
+    assert r.returncode == 0 and '1 skipped' in r.stdout and 'resumed' in r.stdout, r.stdout
+    for slug in ('vgg_08', 'bn-baseline', 'bn-x2'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
+
+def test_ray_sweep_matches_sequential(paper, tmp_path):
+    runs, _ = paper
+    rows = ['VGG_08', 'VGG_38', 'BN-x1/2', 'BN-seed=10']
+    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--jobs', '2', '--only', *rows)
+    assert r.returncode == 0 and '4 complete' in r.stdout and 'at a time on Ray' in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    for slug in ('vgg_08', 'vgg_38', 'bn-x1_2', 'bn-seed-10'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
+
+def test_two_sweeps_never_run_a_row_twice(tmp_path):
+    args = [*SMOKE, '--runs_dir', str(tmp_path), '--only', 'BN-Baseline']
+    a = _sweep_until(args, lambda: run_lock(tmp_path/'smoke-synthetic'/'bn-baseline').locked_elsewhere())
+    assert status(tmp_path)['BN-Baseline']['status'] == 'running'
+    b = run_cli('vgg_sweep', *args)
+    assert b.returncode == 0 and '1 busy' in b.stdout, b.stdout
+    out, _ = a.communicate(timeout=300)
+    assert a.returncode == 0 and b'1 complete' in out
+    assert status(tmp_path)['BN-Baseline']['status'] == 'complete'
+
+def test_failed_row_does_not_stop_the_others(paper, tmp_path):
+    runs, _ = paper
+    src, bad = runs/'smoke-synthetic'/'bn-x5', tmp_path/'smoke-synthetic'/'bn-x5'
+    bad.mkdir(parents=True); shutil.copy(src/'params.json', bad/'params.json')
+    (bad/'checkpoint.pt').write_bytes(b'garbage, not a checkpoint')
+    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--only', 'BN-x5', 'VGG_08')
+    assert r.returncode == 1 and '1 failed' in r.stdout and '1 complete' in r.stdout, r.stdout
+    assert f'failed: BN-x5: see {bad}/experiment.ipynb' in r.stderr
+    assert status(tmp_path)['BN-x5']['status'] == 'failed' and (bad/'checkpoint.pt').read_bytes().startswith(b'garbage')
+
+def test_changed_configuration_is_set_aside_and_rerun(paper, tmp_path):
+    runs, _ = paper
+    dst = tmp_path/'smoke-synthetic'/'vgg_08'
+    shutil.copytree(runs/'smoke-synthetic'/'vgg_08', dst)
+    m = read_json(dst/'metrics.json'); m['config_hash'] = '0ld0ld0ld0ld'; write_json(dst/'metrics.json', m)
+    assert status(tmp_path)['VGG_08']['status'] == 'stale'
+    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--only', 'VGG_08')
+    assert r.returncode == 0 and '1 complete' in r.stdout, r.stdout
+    aside = list(dst.parent.glob('vgg_08.stale-*'))
+    assert len(aside) == 1 and read_json(aside[0]/'metrics.json')['config_hash'] == '0ld0ld0ld0ld'
+    assert same(metrics(tmp_path, 'vgg_08'), metrics(runs, 'vgg_08'))
+
+def test_status_states(paper, tmp_path):
+    runs, _ = paper
+    base = tmp_path/'smoke-synthetic'
+    for slug in ('vgg_08', 'vgg_38', 'bn-baseline', 'bn-x5'): shutil.copytree(runs/'smoke-synthetic'/slug, base/slug)
+    m = read_json(base/'vgg_38/metrics.json'); m['status'] = 'diverged'; write_json(base/'vgg_38/metrics.json', m)
+    (base/'bn-baseline/metrics.json').unlink()
+    (base/'bn-x5/metrics.json').unlink(); write_json(base/'bn-x5/failure.json', dict(error='x'))
+    lock = FileLock(base/'.vgg_08.lock'); p = subprocess.Popen([sys.executable, '-c',
+        f'import fcntl,time; f=open({str(base/".vgg_08.lock")!r},"a+"); fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True); time.sleep(60)'], stdout=subprocess.PIPE)
+    p.stdout.readline()
+    try: st = status(tmp_path)
+    finally: p.kill(); p.wait()
+    assert st['VGG_08']['status'] == 'running' and st['VGG_38']['status'] == 'diverged'
+    assert st['BN-Baseline']['status'] == 'partial' and st['BN-Baseline']['epochs'] == '2/2'
+    assert st['BN-x5']['status'] == 'failed' and st['BN-x2']['status'] == 'missing'
+    assert status(tmp_path)['VGG_08']['status'] == 'complete'           # the killed holder's lock is gone
+    table = run_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path)
+    assert table.returncode == 0 and 'BN-seed=20' in table.stdout and 'missing' in table.stdout
+
+@pytest.mark.parametrize('args,msg', [
+    (['--grid', 'papers'], '--grid'), (['--only', 'BN-x3'], '--only BN-x3'), (['--jobs', '0'], '--jobs'),
+    (['--address', 'nohostport'], '--address'), (['--runs_per_gpu', 'two'], '--runs_per_gpu'), (['--profile', 'fast'], '--profile')])
+def test_sweep_bad_input_one_line_exit_2(args, msg, tmp_path):
+    r = run_cli('vgg_sweep', '--dataset', 'synthetic', '--runs_dir', tmp_path, *args)
+    errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]
+    assert r.returncode == 2 and len(errs) == 1 and msg in errs[0], r.stderr
+    assert not any(tmp_path.rglob('params.json'))
