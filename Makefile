@@ -19,7 +19,7 @@ $(STAMP): setup.py settings.ini
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PIN) -e '.[dev]'
-	$(PY) -m ipykernel install --sys-prefix --name vgg_report --display-name 'Python (vgg_report)' >/dev/null
+	$(PY) -c 'from vgg_report.runner import install_kernel; install_kernel()'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name 'Python 3 (vgg_report venv)' >/dev/null
 	@touch $(STAMP)
 	@echo "installed: $(VENV) ($$($(PY) -c 'import torch; print("torch", torch.__version__)'))"
