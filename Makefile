@@ -5,11 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
-TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk poppler-utils
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: install test test-fast lab tex clean-venv
+.PHONY: install test test-fast report lab tex clean-venv
 .DEFAULT_GOAL := test
 
 install: $(STAMP) tex
@@ -24,9 +24,10 @@ $(STAMP): setup.py settings.ini
 	@touch $(STAMP)
 	@echo "installed: $(VENV) ($$($(PY) -c 'import torch; print("torch", torch.__version__)'))"
 
-# TeX Live for the PDF: installed from Debian when we are root, else the one command to run is printed.
+# TeX Live for the PDF (and poppler's pdftotext, which the tests read it with): installed from Debian when we are root,
+# else the one command to run is printed.
 tex:
-	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null; then :; \
+	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null && command -v pdftotext >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing TeX Live from Debian..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
@@ -39,6 +40,12 @@ test: install
 # the quick tests only: skips the slow marker (CI runs everything through `make test`)
 test-fast: install
 	$(TEST_ENV) $(PY) -m pytest tests -m "not slow"
+
+# The whole study and its PDF: the auto profile (full on a GPU, quick on a CPU) on the auto dataset
+# (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in). Resumable: run it again after a stop.
+report: install
+	$(VENV)/bin/vgg_sweep --profile auto --dataset auto $(SWEEP_ARGS)
+	$(VENV)/bin/vgg_build_report --profile auto --dataset auto
 
 lab: install
 	$(VENV)/bin/jupyter lab nbs

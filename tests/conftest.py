@@ -19,3 +19,11 @@ def run_cli(name, *args, env=None, timeout=600, cwd=None):
 
 @pytest.fixture
 def cli(): return run_cli
+
+@pytest.fixture(scope='session')
+def paper(tmp_path_factory):
+    "The whole paper grid, smoke-sized on the synthetic data, swept sequentially from nothing (once per test session)."
+    runs = tmp_path_factory.mktemp('paper')
+    r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return runs, r

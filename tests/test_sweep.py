@@ -17,14 +17,6 @@ def status(runs, *extra):
     assert r.returncode == 0, r.stderr
     return {d['row']: d for d in json.loads(r.stdout)}
 
-@pytest.fixture(scope='module')
-def paper(tmp_path_factory):
-    "The whole paper grid, smoke-sized, swept sequentially from nothing."
-    runs = tmp_path_factory.mktemp('paper')
-    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', runs)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return runs, r
-
 def test_smoke_sweep_completes_every_row(paper):
     runs, r = paper
     st = status(runs)
