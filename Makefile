@@ -9,7 +9,7 @@ TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmo
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: install test test-fast report lab tex clean-venv
+.PHONY: install test test-fast report lab tex clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
 install: $(STAMP) tex
@@ -52,3 +52,15 @@ lab: install
 
 clean-venv:
 	rm -rf $(VENV)
+
+# GPU check for a machine that has a GPU and PyTorch but reaches no registry (the device tool's machines):
+# `make gpu-wheels` here downloads the pure-Python dependency into .gpu/ (git-ignored, carried there), then on the
+# GPU machine `make gpu-check OUT=<folder>` installs it and benchmarks the engine on the GPU.
+gpu-wheels: install
+	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2'
+
+OUT ?= .
+gpu-check:
+	python3 -m pip install --quiet --no-deps --no-index .gpu/*.whl
+	nvidia-smi -L
+	PYTHONPATH=$(CURDIR) python3 -c 'import sys; from vgg_report.bench import vgg_bench; sys.argv = ["vgg_bench", "--device", "cuda", "--n_images", "20000", "--workers", "8", "--out", "$(OUT)/bench_gpu.json"]; vgg_bench()'
