@@ -24,7 +24,7 @@ def reference(tmp_path_factory):
 
 def test_result_files_and_schema(reference):
     out, m = reference
-    assert {p.name for p in out.iterdir() if not p.name.startswith('.')} == {'params.json', 'history.csv', 'grad_flow.csv', 'checkpoint.pt', 'metrics.json'}
+    assert {p.name for p in out.iterdir() if not p.name.startswith('.')} == {'params.json', 'history.csv', 'grad_flow.csv', 'checkpoint.pt', 'checkpoint.prev.pt', 'metrics.json'}
     assert set(m) == METRIC_KEYS and read_json(out/'metrics.json') == m
     assert m['status'] == 'complete' and m['params'] == count_params(create_model('vgg08')) and m['final_epoch'] == 3
     for k in ('train_acc', 'val_acc', 'test_acc', 'final_val_acc', 'final_test_acc'): assert 0 <= m[k] <= 1
@@ -64,7 +64,7 @@ train_run(RunConfig(**{cfg}), sys.argv[1], progress='none')
 def _kill_after_first_checkpoint(cmd, out, timeout=240, **kw):
     p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
     t0 = time.time()
-    while not (out/'checkpoint.pt').exists():
+    while not (out/'history.csv').exists():                             # written just after the first checkpoint
         assert p.poll() is None, f'run ended before its first checkpoint: {p.stderr.read().decode()[-2000:]}'
         assert time.time() - t0 < timeout; time.sleep(0.05)
     os.killpg(p.pid, signal.SIGKILL); p.wait()

@@ -67,6 +67,17 @@ class GradFlow(Hooks):
         "Forget the statistics (call at the start of each epoch)."
         for h in self: h.last, h.total, h.n = None, None, 0
 
+    def state(self) -> dict:
+        "The running statistics on the CPU (what a mid-epoch checkpoint keeps)."
+        cpu = lambda t: None if t is None else t.detach().cpu()
+        return dict(last=[cpu(h.last) for h in self], total=[cpu(h.total) for h in self], n=[h.n for h in self])
+
+    def load_state(self, state: dict, device=None):
+        "Continue from `state()` of a recorder on the same model."
+        if len(state['n']) != len(self): raise ValueError(f"the state holds {len(state['n'])} layers, the model {len(self)}")
+        dev = lambda t: None if t is None else t.to(device)
+        for h, a, t, n in zip(self, state['last'], state['total'], state['n']): h.last, h.total, h.n = dev(a), dev(t), n
+
     def stats(self) -> list:
         "`[{'layer', 'last_batch', 'epoch_mean'}]` in model order; one host synchronisation for all layers."
         seen = [(l, h) for l, h in zip(self.labels, self) if h.n]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #3e26f33e
 from __future__ import annotations
-import json, math, os, platform, subprocess, sys, tempfile, time
+import io, json, math, os, platform, signal, subprocess, sys, tempfile, threading, time
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict, fields
 import hashlib
@@ -19,9 +19,10 @@ from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset
 from .hooks import GradFlow
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'check_number', 'RunConfig', 'lr_at', 'autocast', 'evaluate',
-           'atomic_write', 'write_json', 'read_json', 'git_commit', 'versions', 'device_name', 'train_epoch',
-           'train_run']
+__all__ = ['PRECISIONS', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'check_number', 'RunConfig', 'lr_at', 'autocast',
+           'evaluate', 'atomic_write', 'write_json', 'read_json', 'git_commit', 'versions', 'device_name',
+           'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'StopRequest',
+           'RunInterrupted', 'train_epoch', 'train_run']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -110,15 +111,20 @@ def evaluate(model, x, y, bs: int = 1000, precision: str = 'fp32') -> tuple:
     return l / len(y), c / len(y)
 
 # %% ../nbs/04_train.ipynb #48a02783
-def atomic_write(path, data):
-    "Write `data` (bytes, str, or a callable taking a binary file) to `path` via a temporary file and a rename."
+def atomic_write(path, data, keep=None):
+    """Write `data` (bytes, str, or a callable taking a binary file) to `path` via a temporary file and a rename; with `keep`, the
+    old file is first renamed to `keep`. A failed write (disk full, read-only) is a one-line UserError and leaves the old file as it was."""
     path = Path(path); tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
     try:
         with open(tmp, 'wb') as f:
             if callable(data): data(f)
             else: f.write(data.encode() if isinstance(data, str) else data)
             f.flush(); os.fsync(f.fileno())
+        if keep is not None and path.exists(): os.replace(path, keep)
         os.replace(tmp, path)
+    except OSError as e:
+        raise UserError(f"cannot write {path} ({e.strerror or e}): free some space or choose a writable folder; "
+                        f"the files already written are untouched and the same command resumes") from None
     finally:
         if tmp.exists(): tmp.unlink()
 
@@ -153,7 +159,63 @@ def device_name(device: torch.device) -> str:
     return f'{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads'
 
 # %% ../nbs/04_train.ipynb #dbbd97dd
-CHECKPOINT = 'checkpoint.pt'
+CHECKPOINT, PREVIOUS = 'checkpoint.pt', 'checkpoint.prev.pt'
+_MAGIC = b'VGGCKPT1'
+
+class CorruptCheckpoint(Exception):
+    "A checkpoint file that fails its checksum or cannot be loaded."
+
+def save_checkpoint(path, state: dict):
+    """Write `state` to `path`: an 8-byte header, the SHA-256 of the payload, then `torch.save`'s bytes, atomically.
+    The checkpoint it replaces is kept as `checkpoint.prev.pt` beside it, to fall back on."""
+    buf = io.BytesIO(); torch.save(state, buf); payload = buf.getvalue()
+    path = Path(path)
+    atomic_write(path, _MAGIC + hashlib.sha256(payload).digest() + payload, keep=path.with_name(PREVIOUS))
+
+def load_checkpoint(path) -> dict:
+    "Read a checkpoint written by `save_checkpoint`, on the CPU; `CorruptCheckpoint` when it is truncated, damaged or not one."
+    blob = Path(path).read_bytes()
+    head, digest, payload = blob[:8], blob[8:40], blob[40:]
+    if head != _MAGIC: raise CorruptCheckpoint('not a vgg_report checkpoint' if len(blob) >= 8 else 'truncated')
+    if len(digest) < 32 or hashlib.sha256(payload).digest() != digest: raise CorruptCheckpoint('checksum mismatch: truncated or damaged')
+    try: return torch.load(io.BytesIO(payload), map_location='cpu', weights_only=True)
+    except Exception as e: raise CorruptCheckpoint(f'unreadable ({type(e).__name__})') from None
+
+def latest_checkpoint(out, cfg_hash: str, say=print):
+    """The newest good checkpoint in the run folder `out` (`checkpoint.pt`, else `checkpoint.prev.pt`), or None.
+    A corrupt one is renamed `<name>.corrupt-<time>` (kept, never trained on) and reported in one line through `say`."""
+    bad = []
+    for name in (CHECKPOINT, PREVIOUS):
+        p = Path(out)/name
+        if not p.exists(): continue
+        try: state = load_checkpoint(p)
+        except CorruptCheckpoint as e:
+            dest = p.with_name(f"{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"); os.replace(p, dest)
+            bad.append(f'{p} is corrupt ({e}), kept as {dest.name}'); continue
+        if state.get('config_hash') != cfg_hash: raise UserError(f"{p} belongs to another configuration; use another folder")
+        if bad: say(f"warning: {'; '.join(bad)}; resuming from {name} (epoch {state['epoch']})")
+        return state
+    if bad: say(f"warning: {'; '.join(bad)}; no good checkpoint is left, so the run starts again from scratch")
+    return None
+
+class StopRequest:
+    """While active (in the main thread), the first SIGINT (Ctrl-C) or SIGTERM asks the run to stop at the next batch, save and exit;
+    a second Ctrl-C stops at once. Truthy once asked."""
+    def __init__(self): self.signum, self._old = None, {}
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM): self._old[s] = signal.signal(s, self._handle)
+        return self
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT: raise KeyboardInterrupt
+        self.signum = signum
+    def __bool__(self): return self.signum is not None
+    def __exit__(self, *_):
+        for s, h in self._old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
+        self._old = {}
+
+class RunInterrupted(KeyboardInterrupt):
+    "The run stopped on request after saving its progress; the same command resumes it."
 
 class _Progress:
     "A tqdm bar per epoch (`bar`), a log line every `every` seconds (`lines`), or silence (`none`)."
@@ -194,12 +256,21 @@ def _epochs_to(history, threshold):
 
 def _finite(*xs): return all(x is not None and math.isfinite(x) for x in xs)
 
-def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 'fp32', progress=None) -> tuple:
-    "One epoch over `(x, y)` in batches of `bs` (shuffled and augmented from `g`); `(mean loss, mean accuracy)` over the batches."
+def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 'fp32', progress=None, stop=None, resume=None):
+    """One epoch over `(x, y)` in batches of `bs` (shuffled and augmented from `g`); `(mean loss, mean accuracy)` over the batches.
+    When `stop()` turns true it returns early with `dict(batch, loss_sum, acc_sum)`: pass that back as `resume`, with `g` in its
+    state at the start of the epoch, to finish the epoch exactly as if it had not stopped."""
     device = x.device
     model.train()
-    loss_sum = torch.zeros((), device=device); acc_sum = torch.zeros((), device=device); nb = 0
-    for xb, yb in batches(x, y, bs, g, train=True):
+    r = resume or {}
+    start = r.get('batch', 0)
+    loss_sum = r['loss_sum'].to(device) if r else torch.zeros((), device=device)
+    acc_sum = r['acc_sum'].to(device) if r else torch.zeros((), device=device)
+    nb = start
+    for i, (xb, yb) in enumerate(batches(x, y, bs, g, train=True)):
+        if i < start: continue                                     # done before the stop: only its random draws are repeated
+        if stop is not None and stop():
+            return dict(batch=nb, loss_sum=loss_sum.cpu(), acc_sum=acc_sum.cpu())
         with autocast(device, precision):
             out = model(xb.contiguous(memory_format=torch.channels_last)); loss = F.cross_entropy(out.float(), yb)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -220,14 +291,21 @@ def train_run(cfg: RunConfig,  # the run's configuration
              ) -> dict:
     "Train (or resume, or just read) the run `cfg` in `out_dir`; return its metrics (also in `metrics.json`), or None when paused."
     die_with_parent()
-    cfg.validate()
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    cfg.validate(); _Progress(progress, cfg.epochs)      # every argument checked before anything is written
+    out = Path(out_dir)
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise UserError(f"cannot create the run folder {out} ({e.strerror or e}); choose a folder you can write to") from None
     if cfg.dataset == 'auto': cfg.dataset = resolve_dataset('auto', data_dir)
     lock = FileLock(out/'.train.lock')
     # a process killed a moment ago may leave a kernel that needs a second to notice: wait a little for its lock
     if not lock.acquire(wait=15): raise UserError(f"{out} is being trained by another process; wait for it or stop it")
     try: return _train_run(cfg, out, data_dir, progress, data, stop_after)
     finally: lock.release()
+
+def _write_tables(out, st):
+    "history.csv and grad_flow.csv, derived from the checkpoint's state (so they never run ahead of it)."
+    atomic_write(out/'history.csv', pd.DataFrame(st['history'], columns=['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'seconds']).to_csv(index=False))
+    atomic_write(out/'grad_flow.csv', pd.DataFrame(st['grad_flow'], columns=['epoch', 'layer', 'last_batch', 'epoch_mean']).to_csv(index=False))
 
 def _train_run(cfg, out, data_dir, progress, data, stop_after):
     for t in out.glob('.*.tmp*'): t.unlink()        # half-written files of a killed writer: never read, now removed
@@ -244,50 +322,65 @@ def _train_run(cfg, out, data_dir, progress, data, stop_after):
     model = create_model(cfg.model, data.num_classes).to(device, memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
     g = torch.Generator(device=device).manual_seed(cfg.seed)
-    st = dict(epoch=0, status='running', history=[], grad_flow=[], best_epoch=None, best_val_acc=-1.0, best_state=None, wall=0.0)
+    st = dict(epoch=0, status='running', history=[], grad_flow=[], best_epoch=None, best_val_acc=-1.0, best_state=None, wall=0.0, partial=None)
     ck = out/CHECKPOINT
-    if ck.exists():
-        try: saved = torch.load(ck, map_location='cpu', weights_only=True)
-        except Exception as e: raise UserError(f"{ck} cannot be read ({type(e).__name__}); delete it to start the run again") from None
-        if saved['config_hash'] != cfg.hash: raise UserError(f"{ck} belongs to another configuration; use another folder")
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)
+    saved = latest_checkpoint(out, cfg.hash, say)
+    if saved is not None:
         model.load_state_dict(saved['model']); opt.load_state_dict(saved['opt'])
         g.set_state(saved['gen']); torch.set_rng_state(saved['torch_rng'])
-        st = {k: saved[k] for k in st}
-        if progress != 'none': print(f"resuming {out.name} after epoch {st['epoch']} of {cfg.epochs}", flush=True)
+        st = {k: saved.get(k) for k in st}
+        _write_tables(out, st)                      # the tables follow the checkpoint resumed from
+        if progress != 'none':
+            at = f", batch {st['partial']['batch']} of epoch {st['epoch'] + 1}" if st['partial'] else ''
+            print(f"resuming {out.name} after epoch {st['epoch']} of {cfg.epochs}{at}", flush=True)
     else:
+        for f in ('history.csv', 'grad_flow.csv'): (out/f).unlink(missing_ok=True)
         write_json(out/'params.json', {**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': data.num_classes,
                    'sizes': data.sizes, 'dataset_info': data.info, 'device_name': device_name(device), 'resolved_device': str(device),
                    'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
+    save = lambda: save_checkpoint(ck, dict(st, config_hash=cfg.hash, model=model.state_dict(), opt=opt.state_dict(),
+                                            gen=g.get_state(), torch_rng=torch.get_rng_state()))
     n_params = count_params(model)
     bar = _Progress(progress, cfg.epochs)
-    with GradFlow(model) as flow:
+    with GradFlow(model) as flow, StopRequest() as stop:
         try:
             while st['epoch'] < cfg.epochs and st['status'] == 'running':
                 e = st['epoch']; t0 = time.time()
                 lr = lr_at(e, cfg.epochs, cfg.lr, cfg.eta_min)
                 for pg in opt.param_groups: pg['lr'] = lr
-                flow.reset()
+                part = st['partial']
+                if part: g.set_state(part['gen']); flow.load_state(part['flow'], device)   # back to the epoch's start, then on to the batch
+                else: flow.reset()
+                gen0 = g.get_state()
                 bar.start(e + 1, math.ceil(len(data.y_train) / cfg.batch_size))
-                train_loss, train_acc = train_epoch(model, opt, data.x_train, data.y_train, cfg.batch_size, g, cfg.precision, bar)
+                res = train_epoch(model, opt, data.x_train, data.y_train, cfg.batch_size, g, cfg.precision, bar, stop=lambda: bool(stop), resume=part)
+                if isinstance(res, dict):           # asked to stop in the middle of the epoch: save exactly where it is
+                    st['partial'] = dict(res, gen=gen0, flow=flow.state(), seconds=(part or {}).get('seconds', 0.0) + time.time() - t0)
+                    save(); bar.close()
+                    raise RunInterrupted(f"stopped at batch {res['batch']} of epoch {e + 1}/{cfg.epochs}; saved in {ck}; run the same command again to resume")
+                train_loss, train_acc = res
                 gf = [dict(epoch=e + 1, **s) for s in flow.stats()]
                 if _finite(train_loss): val_loss, val_acc = evaluate(model, data.x_val, data.y_val, precision=cfg.precision)
                 else: val_loss, val_acc, st['status'] = float('nan'), float('nan'), 'diverged'
                 if not _finite(val_loss): st['status'] = 'diverged'
-                row = dict(epoch=e + 1, lr=lr, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc, seconds=time.time() - t0)
-                st['history'].append(row); st['grad_flow'].extend(gf); st['epoch'] = e + 1; st['wall'] += row['seconds']
+                row = dict(epoch=e + 1, lr=lr, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
+                           seconds=(part or {}).get('seconds', 0.0) + time.time() - t0)
+                st['history'].append(row); st['grad_flow'].extend(gf); st['epoch'] = e + 1; st['wall'] += row['seconds']; st['partial'] = None
                 if st['status'] == 'running' and val_acc > st['best_val_acc']:
                     st.update(best_epoch=e + 1, best_val_acc=val_acc, best_state=_cpu_state(model))
                 bar.end(row)
-                atomic_write(out/'history.csv', pd.DataFrame(st['history']).to_csv(index=False))
-                atomic_write(out/'grad_flow.csv', pd.DataFrame(st['grad_flow'], columns=['epoch', 'layer', 'last_batch', 'epoch_mean']).to_csv(index=False))
-                atomic_write(ck, lambda f: torch.save(dict(st, config_hash=cfg.hash, model=model.state_dict(), opt=opt.state_dict(),
-                                                           gen=g.get_state(), torch_rng=torch.get_rng_state()), f))
+                save(); _write_tables(out, st)      # the checkpoint first: it is the truth the tables are derived from
+                if stop and st['epoch'] < cfg.epochs and st['status'] == 'running':
+                    raise RunInterrupted(f"stopped after epoch {st['epoch']}/{cfg.epochs}; saved in {ck}; run the same command again to resume")
                 if stop_after is not None and st['epoch'] >= stop_after and st['epoch'] < cfg.epochs and st['status'] == 'running':
                     return None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             bar.close()
-            print(f"interrupted: {st['epoch']} of {cfg.epochs} epochs are saved in {ck}; run the same command again to resume", file=sys.stderr, flush=True)
-            raise
+            if not isinstance(e, RunInterrupted):
+                e = RunInterrupted(f"interrupted: {st['epoch']} of {cfg.epochs} epochs are saved in {ck}; run the same command again to resume")
+            print(e, file=sys.stderr, flush=True)
+            raise e from None
     t0 = time.time()
     final_test = evaluate(model, data.x_test, data.y_test, precision=cfg.precision) if st['status'] == 'running' else (None, None)
     best = next((h for h in st['history'] if h['epoch'] == st['best_epoch']), None)
