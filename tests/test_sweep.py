@@ -5,7 +5,7 @@ import pytest
 from conftest import BIN, ROOT, run_cli
 from vgg_report.core import FileLock
 from vgg_report.runner import PAPER_GRID, run_lock
-from vgg_report.train import read_json, write_json
+from vgg_report.train import read_json, write_json, load_checkpoint, save_checkpoint
 
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
 pytestmark = pytest.mark.slow
@@ -77,11 +77,13 @@ def test_failed_row_does_not_stop_the_others(paper, tmp_path):
     runs, _ = paper
     src, bad = runs/'smoke-synthetic'/'bn-x5', tmp_path/'smoke-synthetic'/'bn-x5'
     bad.mkdir(parents=True); shutil.copy(src/'params.json', bad/'params.json')
-    (bad/'checkpoint.pt').write_bytes(b'garbage, not a checkpoint')
+    state = load_checkpoint(runs/'smoke-synthetic'/'vgg_08'/'checkpoint.pt')    # a sound checkpoint of another architecture
+    state['config_hash'] = read_json(src/'params.json')['config_hash']; save_checkpoint(bad/'checkpoint.pt', state)
+    ck = (bad/'checkpoint.pt').read_bytes()
     r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--only', 'BN-x5', 'VGG_08')
     assert r.returncode == 1 and '1 failed' in r.stdout and '1 complete' in r.stdout, r.stdout
     assert f'failed: BN-x5: see {bad}/experiment.ipynb' in r.stderr
-    assert status(tmp_path)['BN-x5']['status'] == 'failed' and (bad/'checkpoint.pt').read_bytes().startswith(b'garbage')
+    assert status(tmp_path)['BN-x5']['status'] == 'failed' and (bad/'checkpoint.pt').read_bytes() == ck
 
 def test_changed_configuration_is_set_aside_and_rerun(paper, tmp_path):
     runs, _ = paper

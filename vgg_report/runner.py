@@ -4,20 +4,21 @@
 
 # %% ../nbs/06_runner.ipynb #ca590289
 from __future__ import annotations
-import re, os, sys, time, tempfile
+import csv, re, os, signal, sys, time, tempfile
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
 from .core import UserError, cli_errors, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT
 from .data import resolve_dataset, find_cifar100, can_download
-from .train import RunConfig, read_json, write_json, PRECISIONS
+from .models import MODELS
+from .train import RunConfig, read_json, write_json, check_number, PRECISIONS
 
 # %% auto #0
-__all__ = ['PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'PROFILES', 'KERNEL', 'EXPERIMENT_NB', 'FAILURE', 'Row', 'slugify',
-           'find_row', 'select_rows', 'resolve_profile', 'run_folder', 'run_state', 'set_aside', 'prepare_run_folder',
-           'run_lock', 'check_writable', 'install_kernel', 'check_kernel', 'execute_run', 'RunFailed', 'build_config',
-           'vgg_run']
+__all__ = ['PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'GRID_COLUMNS', 'PROFILES', 'KERNEL', 'EXPERIMENT_NB', 'FAILURE',
+           'NOTEBOOK_PARAMS', 'Row', 'slugify', 'find_row', 'read_grid', 'select_rows', 'resolve_profile', 'run_folder',
+           'run_state', 'set_aside', 'prepare_run_folder', 'run_lock', 'check_writable', 'install_kernel',
+           'check_kernel', 'check_parameters', 'check_project', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
 
 # %% ../nbs/06_runner.ipynb #c52644ae
 @dataclass(frozen=True)
@@ -55,10 +56,45 @@ def find_row(name: str) -> Row:
     if name not in ROWS: raise UserError(f"--row {name!r} is not a row of the grid; use one of {', '.join(ROWS)}")
     return ROWS[name]
 
+GRID_COLUMNS = ('name', 'model', 'lr', 'batch_size', 'seed')
+
+def read_grid(path) -> list:
+    """The rows of a CSV grid file: a header with `name,model,lr` and optionally `batch_size` (default 100) and `seed` (default 0),
+    then one row per line (`#` starts a comment line). Every mistake is one line naming the file, the line and what is valid."""
+    path = Path(path)
+    try: text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e: raise UserError(f"--grid {path}: cannot be read ({getattr(e, 'strerror', None) or e}); give paper, extended, all or a CSV file of rows") from None
+    lines = [(n, l) for n, l in enumerate(text.splitlines(), 1) if l.strip() and not l.lstrip().startswith('#')]
+    if not lines: raise UserError(f"--grid {path}: the file has no rows; its first line names the columns {','.join(GRID_COLUMNS)}")
+    reader = csv.reader([l for _, l in lines])
+    header = [h.strip() for h in next(reader)]
+    unknown = [h for h in header if h not in GRID_COLUMNS]
+    if unknown: raise UserError(f"--grid {path}, line {lines[0][0]}: unknown column {unknown[0]!r}; the columns are {', '.join(GRID_COLUMNS)}")
+    missing = [c for c in GRID_COLUMNS[:3] if c not in header]
+    if missing: raise UserError(f"--grid {path}, line {lines[0][0]}: the column {missing[0]!r} is missing; name, model and lr are required")
+    rows, slugs = [], {}
+    for (n, _), values in zip(lines[1:], reader):
+        where = f"--grid {path}, line {n}"
+        if len(values) != len(header): raise UserError(f"{where}: {len(values)} values for {len(header)} columns ({', '.join(header)})")
+        v = dict(zip(header, (x.strip() for x in values)))
+        try:
+            if not v['name']: raise UserError("the name is empty")
+            if v['model'] not in MODELS: raise UserError(f"model {v['model']!r} is not a model; use one of {', '.join(MODELS)}")
+            r = Row(v['name'], v['model'], check_number('lr', v['lr'], float, 0),
+                    check_number('batch_size', v.get('batch_size') or 100, int, 1, strict=False), check_number('seed', v.get('seed') or 0, int, 0, strict=False))
+        except UserError as e: raise UserError(f"{where}: {str(e).replace('--', '')}") from None
+        if r.slug in slugs: raise UserError(f"{where}: the row {r.name!r} has the same folder name as line {slugs[r.slug]}; rename one")
+        if r.name in ROWS and ROWS[r.name] != r:
+            raise UserError(f"{where}: {r.name!r} is a row of the built-in grid with another configuration; give your row another name")
+        slugs[r.slug] = n; rows.append(r)
+    if not rows: raise UserError(f"--grid {path}: the file has a header but no rows")
+    return rows
+
 def select_rows(grid: str = 'paper', only=None) -> list:
-    "The rows of `grid` (paper, extended or all), restricted to the names in `only` when given."
-    if grid not in GRIDS: raise UserError(f"--grid {grid!r} is not a grid; use one of {', '.join(GRIDS)}")
-    rows = GRIDS[grid]
+    "The rows of `grid` (paper, extended, all, or a CSV grid file), restricted to the names in `only` when given."
+    if grid in GRIDS: rows = GRIDS[grid]
+    elif str(grid).lower().endswith('.csv') or Path(grid).is_file(): rows = read_grid(grid)
+    else: raise UserError(f"--grid {grid!r} is not a grid; use one of {', '.join(GRIDS)} or a CSV file of rows (name,model,lr,batch_size,seed)")
     if not only: return list(rows)
     names = [only] if isinstance(only, str) else list(only)
     unknown = [n for n in names if n not in {r.name for r in rows}]
@@ -136,7 +172,9 @@ def install_kernel(name: str = KERNEL, display_name: str = 'Python (vgg_report)'
     path = Path(install(kernel_name=name, display_name=display_name, prefix=sys.prefix))
     spec = json.loads((path/'kernel.json').read_text())
     spec['argv'][0] = sys.executable
-    if '--IPKernelApp.log_level=ERROR' not in spec['argv']: spec['argv'].append('--IPKernelApp.log_level=ERROR')  # no start-up chatter in run logs
+    for flag in ('--IPKernelApp.log_level=ERROR',        # no start-up chatter in run logs
+                 '--HistoryManager.enabled=False'):      # no IPython history database: nothing to lock between parallel runs or to fail on a full disk
+        if flag not in spec['argv']: spec['argv'].append(flag)
     (path/'kernel.json').write_text(json.dumps(spec, indent=1))
     return path
 
@@ -147,21 +185,72 @@ def check_kernel(name: str = KERNEL):
         raise UserError(f"the Jupyter kernel {name!r} is not registered; run `make install` or "
                         f"`{sys.executable} -c 'from vgg_report.runner import install_kernel; install_kernel()'`")
 
+NOTEBOOK_PARAMS = ('out_dir', 'data_dir', 'progress')   # the experiment notebook's parameters beyond RunConfig's fields
+
+def check_parameters(ns: dict):
+    "Stop the experiment notebook in one line when papermill injected a parameter it does not have (a misspelt `-p` name)."
+    from dataclasses import fields
+    known = {f.name for f in fields(RunConfig)} | set(NOTEBOOK_PARAMS)
+    plain = (str, int, float, bool, type(None), list, dict)
+    unknown = sorted(k for k, v in ns.items() if not k.startswith('_') and k not in known and k not in ('In', 'Out') and isinstance(v, plain))
+    if unknown: raise UserError(f"unknown parameter {', '.join(unknown)}; the experiment notebook's parameters are {', '.join(sorted(known))}")
+
+def check_project():
+    "Fail in one line when the project root (with `nbs/experiment.ipynb`) is not where `$VGG_REPORT_ROOT` or the working folder says."
+    if not (nbs_dir()/EXPERIMENT_NB).is_file():
+        how = f"$VGG_REPORT_ROOT={os.environ['VGG_REPORT_ROOT']}" if os.environ.get('VGG_REPORT_ROOT') else f'the folder {Path.cwd()}'
+        raise UserError(f"{how} is not a vgg_report checkout (no nbs/{EXPERIMENT_NB}); run from the project or point $VGG_REPORT_ROOT at it")
+
+class _ForwardStop:
+    """While papermill runs a kernel: the first Ctrl-C (or SIGTERM) is passed on to the training in the kernel (found by the pid in the
+    run's train lock), which saves where it is and stops; a second Ctrl-C, or one before training started, stops at once."""
+    def __init__(self, out: Path): self.out, self.asked, self._old = out, False, {}
+    def __enter__(self):
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM): self._old[s] = signal.signal(s, self._handle)
+        return self
+    def _handle(self, signum, frame):
+        pid = self._trainer()
+        if self.asked or pid is None: raise KeyboardInterrupt
+        self.asked = True
+        print(f"\nstopping {self.out.name}: the run saves where it is (Ctrl-C again to stop at once, losing the current epoch)", file=sys.stderr, flush=True)
+        os.kill(pid, signal.SIGINT)
+    def _trainer(self):
+        lock = FileLock(self.out/'.train.lock')
+        if not lock.locked_elsewhere(): return None
+        try: pid = int(lock.path.read_text().split()[0])
+        except (OSError, ValueError, IndexError): return None
+        return pid if pid != os.getpid() else None
+    def __exit__(self, *_):
+        for s, h in self._old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
+
 def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
-    "Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics. A failure is recorded in `failure.json`."
+    """Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics. A failure is recorded in `failure.json`
+    (`RunFailed`); a problem the user must fix (bad input, a full disk) is a `UserError`; a stop on request a `KeyboardInterrupt`."""
     import papermill as pm
+    check_project()
     params = dict(asdict(cfg), out_dir=str(out), data_dir=str(_data_dir(data_dir)), progress=progress)
     (out/FAILURE).unlink(missing_ok=True)
     os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training too
+    stop = _ForwardStop(out)
     try:
-        pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params, kernel_name=KERNEL,
-                            cwd=str(nbs_dir()), progress_bar=False, log_output=False,
-                            stdout_file=sys.stdout if stream else None, stderr_file=sys.stderr if stream else None)
+        with stop:
+            pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params, kernel_name=KERNEL,
+                                cwd=str(nbs_dir()), progress_bar=False, log_output=False,
+                                stdout_file=sys.stdout if stream else None, stderr_file=sys.stderr if stream else None)
         if not (out/'metrics.json').exists(): raise RunFailed(f"run {cfg.row!r} ended without metrics.json; see {out/EXPERIMENT_NB}")
     except pm.PapermillExecutionError as e:
-        err = RunFailed(f"run {cfg.row!r} failed ({e.ename}: {' '.join(str(e.evalue).split())}); see {out/EXPERIMENT_NB}")
-        write_json(out/FAILURE, dict(row=cfg.row, error=str(err), notebook=str(out/EXPERIMENT_NB), time=time.strftime('%Y-%m-%dT%H:%M:%S')))
+        msg = ' '.join(str(e.evalue).split())
+        if e.ename in ('RunInterrupted', 'KeyboardInterrupt') or stop.asked: raise KeyboardInterrupt(msg) from None
+        if e.ename == 'UserError': raise UserError(f"run {cfg.row!r}: {msg}") from None
+        err = RunFailed(f"run {cfg.row!r} failed ({e.ename}: {msg}); see {out/EXPERIMENT_NB}")
+        try: write_json(out/FAILURE, dict(row=cfg.row, error=str(err), notebook=str(out/EXPERIMENT_NB), time=time.strftime('%Y-%m-%dT%H:%M:%S')))
+        except UserError: pass                  # the disk is full too: the error still reaches the user
         raise err from None
+    except OSError as e:                        # papermill could not write the executed notebook
+        raise UserError(f"cannot write {out/EXPERIMENT_NB} ({e.strerror or e}): free some space or choose a writable --runs_dir; "
+                        f"the run keeps its last checkpoint and the same command resumes") from None
     return read_json(out/'metrics.json')
 
 class RunFailed(Exception):
@@ -176,7 +265,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
     if row is not None:
         given = [k for k, v in explicit.items() if v is not None]
         if given: raise UserError(f"--row {row} fixes {', '.join('--' + k for k in given)}; give either --row or an explicit configuration")
-        r = find_row(row)
+        r = row if isinstance(row, Row) else find_row(row)
         base, slug = dict(row=r.name, model=r.model, lr=r.lr, batch_size=r.batch_size, seed=r.seed), r.slug
     else:
         if model is None: raise UserError("give --row NAME (a row of the grid) or --model NAME (an explicit configuration)")
@@ -227,7 +316,7 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
     cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset, data_dir, device, precision, name)
     root = _runs_dir(runs_dir)
     check_writable(root)
-    check_kernel()
+    check_kernel(); check_project()
     out = run_folder(root, cfg.profile, cfg.dataset, slug)
     with run_lock(out):
         state = prepare_run_folder(out, cfg, force)
@@ -238,7 +327,8 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
               f"epochs={cfg.epochs} on {cfg.dataset} ({cfg.profile}) in {out}", flush=True)
         try: m = execute_run(cfg, out, data_dir)
         except RunFailed as e: print(f'error: {e}', file=sys.stderr); sys.exit(1)
-        except KeyboardInterrupt:
-            print(f"\ninterrupted: {out} keeps its last checkpoint; run the same command again to resume", file=sys.stderr); sys.exit(130)
+        except KeyboardInterrupt as e:
+            why = e.args[0] if e.args else f'{out} keeps its last checkpoint; run the same command again to resume'
+            print(f"\ninterrupted: {why}", file=sys.stderr); sys.exit(130)
     acc = lambda v: 'n/a' if v is None else f'{v:.4f}'
     print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {acc(m['val_acc'])}, test acc {acc(m['test_acc'])} -> {out/'metrics.json'}")

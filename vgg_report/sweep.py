@@ -16,7 +16,7 @@ from .data import resolve_dataset
 from .models import create_model
 from .train import RunConfig, read_json, check_number
 from .runner import (Row, GRIDS, PROFILES, select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
-                               prepare_run_folder, execute_run, check_writable, check_kernel, RunFailed, EXPERIMENT_NB, FAILURE)
+                               prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, FAILURE)
 
 # %% auto #0
 __all__ = ['RUN_OVERHEAD_S', 'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'fmt_secs', 'run_job', 'SweepProgress',
@@ -38,7 +38,7 @@ def plan(grid: str = 'paper', only=None, profile: str = 'auto', dataset: str = '
     ds = resolve_dataset(dataset, data_dir, quiet=quiet)
     jobs = []
     for r in rows:
-        cfg, slug = build_config(row=r.name, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision, quiet=True)
+        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision, quiet=True)
         jobs.append(Job(r, cfg, run_folder(runs_dir, prof, ds, slug)))
     return jobs
 
@@ -184,7 +184,7 @@ def grid_status(jobs: list) -> pd.DataFrame:
 # %% ../nbs/07_sweep.ipynb #d65ac3d8
 @call_parse
 @cli_errors
-def vgg_sweep(grid: str = 'paper',  # paper, extended or all
+def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
               only: Param('only these rows, by name (space separated)', str, nargs='+') = None,
               profile: str = 'auto',  # auto (full on a GPU, quick on a CPU), full, quick or smoke
               dataset: str = 'auto',  # auto, cifar100 or synthetic
@@ -203,7 +203,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended or all
     if address is not None and ':' not in address: raise UserError(f"--address {address!r} must be HOST:PORT of a Ray cluster's head")
     prof = resolve_profile(profile, device, quiet=True)
     todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision)
-    root = _runs_dir(runs_dir); check_writable(root); check_kernel()
+    root = _runs_dir(runs_dir); check_writable(root); check_kernel(); check_project()
     states = {j.name: run_state(j.out, j.cfg.hash) for j in todo}
     left = [j for j in todo if states[j.name] not in ('complete', 'diverged') or force]
     spm = calibrate(device) if left else None
@@ -230,7 +230,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended or all
 
 @call_parse
 @cli_errors
-def vgg_status(grid: str = 'paper',  # paper, extended or all
+def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
                profile: str = 'auto',  # auto (full on a GPU, quick on a CPU), full, quick or smoke
                dataset: str = 'auto',  # auto, cifar100 or synthetic
                data_dir: str = None,  # data directory (to resolve --dataset auto)
