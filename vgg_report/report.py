@@ -48,7 +48,7 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'all') -
         if st == 'stale':
             raise UserError(f"{j.out} was made with a configuration that no longer matches the grid (row {j.name}); "
                             f"re-run `vgg_sweep --profile {j.cfg.profile} --dataset {j.cfg.dataset}` to refresh it")
-        if st in ('complete', 'diverged') and run_lock(j.out).locked_elsewhere(): st = 'running'
+        if run_lock(j.out).locked_elsewhere(): st = 'running'     # a sweep is on it: whatever is there is not final
         r = RunRecord(j.row, st, j.out)
         if r.finished:
             r.metrics, r.params = read_json(j.out/'metrics.json'), read_json(j.out/'params.json')
@@ -96,9 +96,8 @@ def _param(r: RunRecord, col):
 
 def _cell(r: RunRecord, key, fmt):
     if not r.finished: return r.status
-    v = r.metrics.get(key)
-    if r.metrics['status'] == 'diverged' and v is None: return 'diverged'
-    return fmt(v)
+    if r.metrics['status'] == 'diverged': return 'diverged'     # never a number from a run whose loss became non-finite
+    return fmt(r.metrics.get(key))
 
 def group_table(recs: dict, group: str, kind: str) -> pd.DataFrame:
     "Loss (`kind='loss'`) or accuracy (`'acc'`) table of one group, as formatted text."
@@ -173,11 +172,12 @@ def paper_vs_ours(recs: dict) -> pd.DataFrame:
         for k in COMPARED:
             if k not in nums: continue
             acc = k.endswith('acc'); r = recs.get(name)
-            ours = r.metrics.get(k) if r is not None and r.finished else None
+            diverged = r is not None and r.finished and r.metrics['status'] == 'diverged'
+            ours = r.metrics.get(k) if r is not None and r.finished and not diverged else None
             ours = None if ours is None else (100 * ours if acc else ours)
             diff = None if ours is None else ours - nums[k]
             tol = TOLERANCE['acc' if acc else 'loss']
-            verdict = 'missing' if ours is None else 'within' if abs(diff) <= tol else 'outside'
+            verdict = 'diverged' if diverged else 'missing' if ours is None else 'within' if abs(diff) <= tol else 'outside'
             out.append(dict(row=name, metric=k.replace('_', ' '), paper=nums[k], ours=ours, diff=diff, verdict=verdict))
     return pd.DataFrame(out)
 
@@ -189,7 +189,7 @@ def paper_table(df: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/08_report.ipynb #3c2c10b3
 def _val(recs, name, key='val_acc'):
     r = recs.get(name)
-    return r.metrics.get(key) if r is not None and r.finished else None
+    return r.metrics.get(key) if r is not None and r.finished and r.metrics['status'] == 'complete' else None
 
 def first_layer_grads(recs: dict, name: str):
     "Mean |grad| of the first convolution in the first epoch (epoch mean), or None."
@@ -204,7 +204,9 @@ def claims(recs: dict) -> list:
     out = []
     def add(key, claim, need, test, evidence):
         vals = [_val(recs, n) for n in need]
-        if any(v is None for v in vals): out.append(dict(key=key, claim=claim, verdict='missing', evidence='a row it needs has not finished'))
+        div = [n for n in need if n in recs and recs[n].finished and recs[n].metrics['status'] == 'diverged']
+        if div: out.append(dict(key=key, claim=claim, verdict='missing', evidence=f"{', '.join(div)} diverged (its loss became non-finite)"))
+        elif any(v is None for v in vals): out.append(dict(key=key, claim=claim, verdict='missing', evidence='a row it needs has not finished'))
         else: out.append(dict(key=key, claim=claim, verdict='held' if test() else 'did not hold', evidence=evidence()))
     add('PlainDoesNotLearn', 'plain VGG_38 does not learn', ['VGG_38'],
         lambda: _val(recs, 'VGG_38') <= 2 * CHANCE and _val(recs, 'VGG_38', 'train_loss') >= math.log(100) - 0.05,
@@ -262,7 +264,7 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
     vc = pv.verdict.value_counts()
     s += _macro('NumWithin', int(vc.get('within', 0))) + _macro('NumOutside', int(vc.get('outside', 0))) + _macro('NumCompared', len(pv))
     for c in cl:
-        s += _macro(f'Claim{c["key"]}Prose', {'missing': 'could not be judged (a run it needs has not finished)'}.get(c['verdict'], c['verdict']))
+        s += _macro(f'Claim{c["key"]}Prose', f"could not be judged ({tex_escape(c['evidence'])})" if c['verdict'] == 'missing' else c['verdict'])
         s += _macro(f'Claim{c["key"]}Verdict', c['verdict']) + _macro(f'Claim{c["key"]}Evidence', tex_escape(c['evidence']).replace('±', '$\\pm$'))
     g08, g38, gbn = (first_layer_grads(recs, n) for n in ('VGG_08', 'VGG_38', 'BN-Baseline'))
     s += _macro('GradFirstVGGEight', f'{g08:.1e}' if g08 else '--') + _macro('GradFirstVGGThirtyEight', f'{g38:.1e}' if g38 else '--')
