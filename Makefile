@@ -53,14 +53,17 @@ lab: install
 clean-venv:
 	rm -rf $(VENV)
 
-# GPU check for a machine that has a GPU and PyTorch but reaches no registry (the device tool's machines):
-# `make gpu-wheels` here downloads the pure-Python dependency into .gpu/ (git-ignored, carried there), then on the
-# GPU machine `make gpu-check OUT=<folder>` installs it and benchmarks the engine on the GPU.
+# GPU check for a machine that has a GPU, PyTorch and Triton but reaches no registry (the device tool's machines): `make gpu-wheels`
+# here downloads the one pure-Python dependency they lack into .gpu/ (git-ignored, carried there); then on the GPU machine
+# `make gpu-check OUT=<folder>` installs it beside the code and benchmarks the engine: eager, bf16, compiled with CUDA graphs, and
+# four runs packed on the card, writing <folder>/bench_gpu.json after every measurement. Sized to finish well inside 5 minutes;
+# not yet run on a GPU (the first session that is lent one records its time and numbers here).
 gpu-wheels: install
 	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2'
 
 OUT ?= .
+GPU_BENCH := --device cuda --n_images 20000 --workers 8 --compile reduce-overhead --pack 4 --out $(OUT)/bench_gpu.json
 gpu-check:
-	python3 -m pip install --quiet --no-deps --no-index .gpu/*.whl
+	python3 -m pip install --quiet --no-deps --no-index --no-compile --target /tmp/site .gpu/*.whl
 	nvidia-smi -L
-	PYTHONPATH=$(CURDIR) python3 -c 'import sys; from vgg_report.bench import vgg_bench; sys.argv = ["vgg_bench", "--device", "cuda", "--n_images", "20000", "--workers", "8", "--out", "$(OUT)/bench_gpu.json"]; vgg_bench()'
+	PYTHONPATH=$(CURDIR):/tmp/site PYTHONUNBUFFERED=1 python3 -m vgg_report.bench $(GPU_BENCH)

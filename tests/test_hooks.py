@@ -41,7 +41,7 @@ def test_no_hook_survives_removal_even_after_an_error():
     _step(m)
     assert calls == []
     gf = GradFlow(m); gf.remove(); gf.remove(); _step(m)
-    assert all(x.n == 0 for x in gf)
+    assert gf.n == 0 and not gf.attached
 
 def test_hook_rejects_other_targets():
     with pytest.raises(TypeError): Hook(torch.zeros(3), lambda *a: None)

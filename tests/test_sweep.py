@@ -118,7 +118,8 @@ def test_status_states(paper, tmp_path):
 
 @pytest.mark.parametrize('args,msg', [
     (['--grid', 'papers'], '--grid'), (['--only', 'BN-x3'], '--only BN-x3'), (['--jobs', '0'], '--jobs'),
-    (['--address', 'nohostport'], '--address'), (['--runs_per_gpu', 'two'], '--runs_per_gpu'), (['--profile', 'fast'], '--profile')])
+    (['--address', 'nohostport'], '--address'), (['--runs_per_gpu', 'two'], '--runs_per_gpu'), (['--profile', 'fast'], '--profile'),
+    (['--runs_per_gpu', '2', '--device', 'cpu'], 'packs runs onto GPUs, but this sweep trains on cpu'), (['--compile', 'jit'], '--compile')])
 def test_sweep_bad_input_one_line_exit_2(args, msg, tmp_path):
     r = run_cli('vgg_sweep', '--dataset', 'synthetic', '--runs_dir', tmp_path, *args)
     errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]

@@ -4,7 +4,7 @@ from dataclasses import asdict
 from pathlib import Path
 import pandas as pd, pytest, torch
 from conftest import BIN, ROOT, run_cli
-from vgg_report.train import RunConfig, train_run, read_json
+from vgg_report.train import RunConfig, train_run, read_json, load_checkpoint
 from vgg_report.models import count_params, create_model
 
 SMOKE = dict(model='vgg08', epochs=3, n_train=300, n_val=100, n_test=100, device='cpu', dataset='synthetic')
@@ -96,6 +96,32 @@ def test_bf16_is_an_option_recorded_with_the_run(tmp_path):
     assert m['status'] == 'complete' and read_json(tmp_path/'bf16/params.json')['precision'] == 'bf16'
     assert m['config_hash'] != RunConfig(**{**SMOKE, 'epochs': 2}).hash
 
+@pytest.mark.slow
+def test_compiled_run_matches_eager_and_resumes_either_way(reference, tmp_path):
+    "--compile default: the same run as eager up to rounding, saved without torch.compile's wrapper, and resumable without it."
+    _, ref = reference
+    cfg = RunConfig(**SMOKE, compile='default')
+    assert cfg.hash == ref['config_hash']                               # the engine is not part of the configuration
+    assert train_run(cfg, tmp_path/'c', progress='none', stop_after=2) is None
+    state = load_checkpoint(tmp_path/'c'/'checkpoint.pt')
+    assert set(state['model']) == set(create_model('vgg08').state_dict())   # plain keys, no `_orig_mod.` prefix
+    m = train_run(RunConfig(**SMOKE), tmp_path/'c', progress='none')    # the last epoch eager: same folder, same hash
+    assert read_json(tmp_path/'c'/'params.json')['compile'] == 'default' and m['status'] == 'complete'
+    for k in ('train_loss', 'val_loss', 'test_loss', 'final_test_loss'): assert m[k] == pytest.approx(ref[k], rel=1e-3), k
+    for k in ('train_acc', 'val_acc', 'test_acc'): assert m[k] == pytest.approx(ref[k], abs=0.02), k
+    h, g = pd.read_csv(tmp_path/'c'/'history.csv'), pd.read_csv(tmp_path/'c'/'grad_flow.csv')
+    assert h.epoch.tolist() == [1, 2, 3] and len(g) == 3 * 9 and (g.epoch_mean > 0).all()   # the hooks saw the compiled steps
+
+@pytest.mark.slow
+def test_compile_failure_is_one_line_and_exit_2(tmp_path):
+    "No working C++ compiler for inductor (CXX=/bin/false, a fresh compile cache): one line naming --compile off, no traceback."
+    r = run_cli('vgg_run', '--model', 'vgg08', '--compile', 'default', '--profile', 'smoke', '--dataset', 'synthetic', '--device', 'cpu',
+                '--runs_dir', tmp_path/'runs', env={'CXX': '/bin/false', 'TORCHINDUCTOR_CACHE_DIR': str(tmp_path/'inductor')})
+    errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]
+    assert r.returncode == 2 and len(errs) == 1, r.stdout[-2000:] + r.stderr[-3000:]
+    assert '--compile default failed' in errs[0] and 'compiler' in errs[0] and 'run again with --compile off' in errs[0], errs[0]
+    assert 'Traceback' not in r.stderr
+
 BAD = [
     (['--row', 'BN-x3'], '--row', 'BN-Baseline'),
     (['--model', 'vgg16'], '--model', 'vgg38_bn_rc'),
@@ -109,6 +135,7 @@ BAD = [
     (['--model', 'vgg08', '--n_train', '50000'], '--n_train', '1..47500'),
     (['--model', 'vgg08', '--device', 'tpu'], '--device', 'auto, cpu, cuda'),
     (['--model', 'vgg08', '--precision', 'fp16'], '--precision', 'fp32, bf16'),
+    (['--model', 'vgg08', '--compile', 'fast'], '--compile', 'off, default, reduce-overhead, max-autotune'),
     (['--model', 'vgg08', '--profile', 'huge'], '--profile', 'auto, full, quick, smoke'),
     (['--model', 'vgg08', '--dataset', 'imagenet'], '--dataset', 'auto, cifar100, synthetic'),
     (['--model', 'vgg08', '--runs_dir', '/proc/no_such_dir/runs'], '--runs_dir', 'not writable'),

@@ -4,7 +4,8 @@
 
 # %% ../nbs/09_bench.ipynb #d0e2a59e
 from __future__ import annotations
-import json, math, os, platform, sys, time
+import json, math, os, platform, queue, sys, time
+from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,40 +14,109 @@ from fastcore.script import call_parse
 from .core import UserError, cli_errors, get_device, seed_everything
 from .models import create_model, MODELS
 from .data import synthetic_data, CIFAR_MEAN, CIFAR_STD
-from .hooks import GradFlow
-from .train import train_epoch, evaluate, device_name
+from .hooks import GradFlow, Hooks, weight_params
+from .train import train_epoch, evaluate, device_name, compile_model, compile_errors, COMPILE_MODES
 
 # %% auto #0
-__all__ = ['bench_floor', 'bench_ours', 'bench_baseline', 'bench_eval_ours', 'bf16_supported', 'run_bench', 'vgg_bench']
+__all__ = ['bench_floor', 'bench_grad_flow', 'bench_ours', 'bench_packed', 'bench_baseline', 'bench_eval_ours', 'bf16_supported',
+           'run_bench', 'vgg_bench']
 
 # %% ../nbs/09_bench.ipynb #826abd4f
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
-def bench_floor(model_name: str, dev, bs: int = 100, steps: int = 10, warmup: int = 2) -> float:
-    "Seconds per training step on one fixed in-memory batch (channels-last, fp32)."
+def bench_floor(model_name: str, dev, bs: int = 100, steps: int = 10, warmup: int = 2, recorder=None) -> float:
+    "Seconds per training step on one fixed in-memory batch (channels-last, fp32), with `recorder(model)` attached when given."
     seed_everything(0)
     m = create_model(model_name).to(dev, memory_format=torch.channels_last); opt = torch.optim.Adam(m.parameters(), 1e-3)
     x = torch.randn(bs, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 100, (bs,), device=dev)
     def step():
         loss = F.cross_entropy(m(x), y); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-    for _ in range(warmup): step()
-    _sync(dev); t0 = time.perf_counter()
-    for _ in range(steps): step()
-    _sync(dev)
+    with (recorder(m) if recorder else nullcontext()):
+        for _ in range(warmup): step()
+        _sync(dev); t0 = time.perf_counter()
+        for _ in range(steps): step()
+        _sync(dev)
     return (time.perf_counter() - t0) / steps
 
-def bench_ours(model_name: str, dev, x, y, bs: int = 100, precision: str = 'fp32') -> float:
-    "Images per second of one real training epoch (augmentation, metrics, gradient flow) over `(x, y)` on `dev`."
+def _per_weight_hooks(model):
+    "The gradient-flow recorder as it would be with one hook per weight (a few small operations each): the comparison for `GradFlow`."
+    def rec(hook, grad):
+        v = grad.detach().abs().mean()
+        hook.total = v if getattr(hook, 'total', None) is None else hook.total + v
+    return Hooks([p for _, p in weight_params(model)], rec)
+
+def bench_grad_flow(model_name: str, dev, steps: int = 10, rounds: int = 10) -> dict:
+    """What the gradient-flow recorder adds to a training step: `GradFlow` (one hook, one fused reduction) and one hook per weight.
+    Batch 2, where the model's own work does not hide it; steps are timed one by one, the three ways interleaved `rounds` times,
+    and each cost is the difference of the 10th percentiles (robust to a busy host)."""
     seed_everything(0)
     m = create_model(model_name).to(dev, memory_format=torch.channels_last); opt = torch.optim.Adam(m.parameters(), 1e-3)
+    x = torch.randn(2, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 100, (2,), device=dev)
+    def step():
+        loss = F.cross_entropy(m(x), y); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    recs = dict(none=None, per_weight=_per_weight_hooks, fused=GradFlow)
+    t = {k: [] for k in recs}
+    for _ in range(rounds):
+        for k, rec in recs.items():
+            with (rec(m) if rec else nullcontext()):
+                step(); _sync(dev)
+                for _ in range(steps):
+                    t0 = time.perf_counter(); step(); _sync(dev); t[k].append(time.perf_counter() - t0)
+    p = {k: float(np.percentile(v, 10)) for k, v in t.items()}
+    return dict(gradflow_step_s=p['none'], gradflow_fused_s=p['fused'] - p['none'], gradflow_per_weight_s=p['per_weight'] - p['none'])
+
+def _timed_epoch(model_name, dev, x, y, bs, precision='fp32', compile='off', ready=None) -> tuple:
+    """`(start, end)` (`time.monotonic`) of one real training epoch over `(x, y)` after a two-batch warm-up (which also compiles);
+    `ready()`, when given, is called between the two (to start several processes together)."""
+    seed_everything(0)
+    m = create_model(model_name).to(dev, memory_format=torch.channels_last); opt = torch.optim.Adam(m.parameters(), 1e-3)
+    net = compile_model(m, compile)
     x, y = x.to(dev), y.to(dev); g = torch.Generator(device=dev).manual_seed(0)
-    with GradFlow(m) as flow:
-        train_epoch(m, opt, x[:2 * bs], y[:2 * bs], bs, g, precision)          # warm-up: kernels chosen, caches filled
-        _sync(dev); t0 = time.perf_counter()
-        train_epoch(m, opt, x, y, bs, g, precision)
+    with GradFlow(m) as flow, compile_errors(compile):
+        train_epoch(net, opt, x[:2 * bs], y[:2 * bs], bs, g, precision)        # warm-up: kernels chosen, caches filled, graphs compiled
+        _sync(dev)
+        if ready is not None: ready()
+        t0 = time.monotonic()
+        train_epoch(net, opt, x, y, bs, g, precision)
         flow.stats(); _sync(dev)
-    return len(y) / (time.perf_counter() - t0)
+    return t0, time.monotonic()
+
+def bench_ours(model_name: str, dev, x, y, bs: int = 100, precision: str = 'fp32', compile: str = 'off') -> float:
+    "Images per second of one real training epoch (augmentation, metrics, gradient flow) over `(x, y)` on `dev`, optionally compiled."
+    t0, t1 = _timed_epoch(model_name, dev, x, y, bs, precision, compile)
+    return len(y) / (t1 - t0)
+
+def _pack_worker(model_name, device, n_images, bs, compile, threads, barrier, q):
+    "One of `bench_packed`'s processes: warm up, wait for the others, time an epoch, report `(start, end)` or the error."
+    try:
+        torch.set_num_threads(threads)
+        ds = synthetic_data(n_train=n_images, n_val=1, n_test=1)
+        q.put(_timed_epoch(model_name, get_device(device), ds.x_train, ds.y_train, bs, 'fp32', compile, ready=lambda: barrier.wait(600)))
+    except BaseException as e:
+        barrier.abort(); q.put(f'{type(e).__name__}: {e}')
+
+def bench_packed(model_name: str, dev, n_images: int, bs: int = 100, k: int = 2, compile: str = 'off') -> float:
+    """Total images per second of `k` training processes sharing `dev` (how a sweep packs runs on one GPU): each warms up, then all
+    time one epoch of `n_images` together; the total is `k·n_images` over the span from the first start to the last end."""
+    import multiprocessing as mp
+    ctx = mp.get_context('spawn')                                              # CUDA cannot be shared with forked processes
+    barrier, q = ctx.Barrier(k), ctx.Queue()
+    procs = [ctx.Process(target=_pack_worker, args=(model_name, str(dev), n_images, bs, compile, torch.get_num_threads(), barrier, q), daemon=True)
+             for _ in range(k)]
+    for p in procs: p.start()
+    got = []
+    try:
+        while len(got) < k:
+            try: got.append(q.get(timeout=2)); continue
+            except queue.Empty: pass
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead: barrier.abort(); raise RuntimeError(f'a packed process died (exit code {dead[0]})')
+    finally:
+        for p in procs: p.join(5); p.kill()
+    errs = sorted((r for r in got if isinstance(r, str)), key=lambda e: e.startswith('BrokenBarrierError'))   # the cause first
+    if errs: raise RuntimeError(f'a packed process failed: {errs[0]}')
+    return k * n_images / (max(t1 for _, t1 in got) - min(t0 for t0, _ in got))
 
 class _PILImages(torch.utils.data.Dataset):
     "The reference framework's data path: one PIL image at a time through torchvision transforms."
@@ -98,34 +168,59 @@ def bf16_supported(dev) -> bool:
 
 # %% ../nbs/09_bench.ipynb #e169a5ba
 def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 2000, batch_size: int = 100, floor_steps: int = 10,
-              workers: int = 2, bf16: bool = True, quiet: bool = False) -> dict:
-    "Measure floor, ours, baseline (and bf16) on `n_images` synthetic images; return the numbers and ratios."
+              workers: int = 2, bf16: bool = True, quiet: bool = False, compile: str = 'off', pack: int = 1, out=None) -> dict:
+    """Measure floor, ours, baseline (and bf16, a compiled engine, `pack` runs sharing the device) on `n_images` synthetic images;
+    return the numbers and ratios, rewriting the JSON file `out` after every measurement (a stopped benchmark keeps what it measured)."""
     dev = get_device(device)
     if model not in MODELS: raise UserError(f"--model {model!r} is not a model; use one of {', '.join(MODELS)}")
     if n_images < 2 * batch_size: raise UserError(f"--n_images must be at least two batches ({2 * batch_size}), got {n_images}")
+    if compile not in COMPILE_MODES: raise UserError(f"--compile {compile!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
+    if pack < 1: raise UserError(f"--pack must be ≥ 1, got {pack}")
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True
     ds = synthetic_data(n_train=n_images, n_val=1, n_test=1)
     x, y = ds.x_train, ds.y_train
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    say(f'vgg_bench: {model}, batch {batch_size}, {n_images} images on {device_name(dev)} (torch {torch.__version__})')
-    floor = bench_floor(model, dev, batch_size, floor_steps); say(f'  floor     {floor * 1000:8.1f} ms/step  {batch_size / floor:8.0f} images/s')
-    ours = bench_ours(model, dev, x, y, batch_size); say(f'  ours      {batch_size / ours * 1000:8.1f} ms/step  {ours:8.0f} images/s')
-    base, base_eval = bench_baseline(model, dev, x, y, batch_size, workers); say(f'  baseline  {batch_size / base * 1000:8.1f} ms/step  {base:8.0f} images/s')
-    ours_eval = bench_eval_ours(model, dev, x, y)
-    b16 = None
-    if bf16 and bf16_supported(dev):
-        b16 = bench_ours(model, dev, x, y, batch_size, 'bf16'); say(f'  ours bf16 {batch_size / b16 * 1000:8.1f} ms/step  {b16:8.0f} images/s')
-    epoch_s = 47500 / ours + 2500 / ours_eval
+    row = lambda name, ips: say(f'  {name:20} {batch_size / ips * 1000:8.1f} ms/step  {ips:8.0f} images/s')
     res = dict(device=str(dev), device_name=device_name(dev), threads=torch.get_num_threads(), torch=torch.__version__, model=model,
-               batch_size=batch_size, n_images=n_images, floor_step_s=floor, ours_step_s=batch_size / ours, ours_images_per_s=ours,
-               baseline_images_per_s=base, bf16_images_per_s=b16, eval_ours_images_per_s=ours_eval, eval_baseline_images_per_s=base_eval,
-               overhead_vs_floor=(batch_size / ours) / floor, speedup_vs_baseline=ours / base,
-               bf16_speedup=None if b16 is None else b16 / ours, projected_full_run_s=100 * epoch_s,
-               projected_paper_grid_sequential_s=11 * 100 * epoch_s)
+               batch_size=batch_size, n_images=n_images)
+    def record(**kw):
+        res.update(kw)
+        if out: Path(out).write_text(json.dumps(res, indent=2) + '\n')
+    say(f'vgg_bench: {model}, batch {batch_size}, {n_images} images on {device_name(dev)} (torch {torch.__version__})')
+    floor = bench_floor(model, dev, batch_size, floor_steps); say(f'  {"floor":20} {floor * 1000:8.1f} ms/step  {batch_size / floor:8.0f} images/s')
+    ours = bench_ours(model, dev, x, y, batch_size); row('ours', ours)
+    record(floor_step_s=floor, ours_step_s=batch_size / ours, ours_images_per_s=ours, overhead_vs_floor=(batch_size / ours) / floor)
+    base, base_eval = bench_baseline(model, dev, x, y, batch_size, workers); row('baseline', base)
+    ours_eval = bench_eval_ours(model, dev, x, y)
+    record(baseline_images_per_s=base, speedup_vs_baseline=ours / base, eval_ours_images_per_s=ours_eval, eval_baseline_images_per_s=base_eval)
+    gf = bench_grad_flow(model, dev); record(**gf)
+    say(f"  {'grad-flow recorder':20} {gf['gradflow_fused_s'] * 1000:8.2f} ms/step  (one hook per weight: {gf['gradflow_per_weight_s'] * 1000:.2f} ms/step; "
+        f"batch 2, step {gf['gradflow_step_s'] * 1000:.1f} ms without)")
+    b16 = None
+    if bf16 and bf16_supported(dev): b16 = bench_ours(model, dev, x, y, batch_size, 'bf16'); row('ours bf16', b16)
+    record(bf16_images_per_s=b16, bf16_speedup=None if b16 is None else b16 / ours)
+    fastest, engine = ours, 'off'                     # the fp32 engine the projections use
+    if compile != 'off':
+        t0 = time.monotonic()
+        try: comp = bench_ours(model, dev, x, y, batch_size, compile=compile)
+        except UserError as e: comp = None; say(f'  ours compiled  failed: {e}'); record(compile_error=str(e))
+        else: row(f'ours {compile}', comp); say(f'  (compiling, warm-up and timing took {time.monotonic() - t0:.0f}s)')
+        record(compile=compile, compiled_images_per_s=comp, compile_speedup=None if comp is None else comp / ours)
+        if comp is not None and comp > ours: fastest, engine = comp, compile
+    epoch_s = 47500 / fastest + 2500 / ours_eval
+    record(projection_engine=engine, projected_full_run_s=100 * epoch_s, projected_paper_grid_sequential_s=11 * 100 * epoch_s)
+    if pack > 1:
+        packed = bench_packed(model, dev, n_images, batch_size, pack, engine); row(f'{pack} packed, total', packed)
+        record(pack=pack, packed_images_per_s=packed, pack_speedup=packed / fastest,
+               projected_paper_grid_packed_s=11 * 100 * epoch_s * fastest / packed)
     say(f"  ratios: overhead_vs_floor {res['overhead_vs_floor']:.3f}  speedup_vs_baseline {res['speedup_vs_baseline']:.2f}  "
-        f"bf16_speedup {'n/a' if b16 is None else format(res['bf16_speedup'], '.2f')}  eval ours/baseline {ours_eval / base_eval:.2f}")
-    say(f"  projected 100-epoch full-data run (fp32): {res['projected_full_run_s'] / 60:.1f} min; "
-        f"the 11-row paper grid one run at a time: {res['projected_paper_grid_sequential_s'] / 60:.1f} min")
+        f"bf16_speedup {'n/a' if b16 is None else format(res['bf16_speedup'], '.2f')}  eval ours/baseline {ours_eval / base_eval:.2f}"
+        + (f"  compile_speedup {'n/a' if res['compile_speedup'] is None else format(res['compile_speedup'], '.2f')}" if compile != 'off' else '')
+        + (f"  pack_speedup {res['pack_speedup']:.2f}" if pack > 1 else ''))
+    say(f"  projected 100-epoch full-data run (fp32{'' if engine == 'off' else ', compile ' + engine}): {res['projected_full_run_s'] / 60:.1f} min; "
+        f"the 11-row paper grid one run at a time: {res['projected_paper_grid_sequential_s'] / 60:.1f} min"
+        + (f", {pack} runs at a time: {res['projected_paper_grid_packed_s'] / 60:.1f} min" if pack > 1 else '')
+        + f" (every row costed as {model})")
     return res
 
 # %% ../nbs/09_bench.ipynb #52f12205
@@ -139,13 +234,16 @@ def vgg_bench(device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
               workers: int = 2,  # DataLoader workers of the baseline
               threads: int = None,  # torch threads (default: torch's own choice)
               no_bf16: bool = False,  # skip the bf16 measurement
+              compile: str = 'off',  # also measure the engine under torch.compile in this mode (e.g. reduce-overhead: CUDA graphs)
+              pack: int = 1,  # also measure this many runs sharing the device at once (as vgg_sweep --runs_per_gpu packs them)
               out: str = None,  # write the numbers as JSON to this file
              ):
     "Benchmark the training engine against the floor and a reference-style baseline; print ratios, optionally write JSON."
     if threads is not None:
         if threads < 1: raise UserError(f"--threads must be ≥ 1, got {threads}")
         torch.set_num_threads(threads)
-    res = run_bench(device, model, n_images, batch_size, floor_steps, workers, not no_bf16)
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(res, indent=2) + '\n'); print(f'wrote {out}')
+        try: Path(out).parent.mkdir(parents=True, exist_ok=True); Path(out).touch()
+        except OSError as e: raise UserError(f"--out {out}: cannot write there ({e.strerror or e}); choose a writable file") from None
+    run_bench(device, model, n_images, batch_size, floor_steps, workers, not no_bf16, compile=compile, pack=pack, out=out)
+    if out: print(f'wrote {out}')

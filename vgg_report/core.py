@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_core.ipynb #37322d4a
 from __future__ import annotations
-import argparse, fcntl, os, signal, socket, sys, random, functools, time
+import argparse, fcntl, os, signal, socket, sys, random, functools, threading, time
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ import torch
 # %% auto #0
 __all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'ENV_DIE_WITH_PARENT', 'UserError', 'cli_errors', 'project_root',
            'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir', 'seed_everything', 'get_device', 'FileLock',
-           'die_with_parent']
+           'on_stop_signals', 'die_with_parent']
 
 # %% ../nbs/00_core.ipynb #07bdead1
 class UserError(Exception):
@@ -127,10 +128,27 @@ class FileLock:
             fcntl.flock(f, fcntl.LOCK_UN)
         return False
 
+    def holder_pid(self):
+        "The pid of the process holding the lock now, when it is another process on this host; else None."
+        if not self.locked_elsewhere(): return None
+        try: pid, host = self.path.read_text().split()[:2]
+        except (OSError, ValueError): return None
+        return int(pid) if pid.isdigit() and host == socket.gethostname() and int(pid) != os.getpid() else None
+
     def __enter__(self):
         if not self.acquire(): raise UserError(f"{self.path} is locked by another process; wait for it to finish")
         return self
     def __exit__(self, *_): self.release()
+
+@contextmanager
+def on_stop_signals(handler):
+    "Call `handler(signum, frame)` on SIGINT (Ctrl-C) and SIGTERM inside the block (main thread only; elsewhere signals stay as they are)."
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM): old[s] = signal.signal(s, handler)
+    try: yield
+    finally:
+        for s, h in old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 ENV_DIE_WITH_PARENT = 'VGG_REPORT_DIE_WITH_PARENT'
 

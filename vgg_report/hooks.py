@@ -49,42 +49,58 @@ def weight_params(model: nn.Module) -> list:
     return [(n[:-len('.weight')].replace('.', '_'), p) for n, p in model.named_parameters()
             if n.endswith('weight') and p.requires_grad]
 
-def _record_grad(hook, grad):
-    v = grad.detach().abs().mean().float()
-    hook.last = v
-    hook.total = v.clone() if hook.total is None else hook.total.add_(v)
-    hook.n += 1
-
-class GradFlow(Hooks):
-    "Per-layer mean |grad| of a model's weights: last batch and mean over the batches since `reset()`."
+class GradFlow:
+    """Per-layer mean |grad| of a model's weights: the last batch's and the mean over the batches since `reset()`. One gradient hook,
+    on the output layer's weight (whose gradient comes first), asks autograd to call back when the backward pass is over; the callback
+    reduces every weight's `.grad` in one fused operation on the device (the batch's gradients, as training zeroes them every step)."""
     def __init__(self, model: nn.Module):
         labelled = weight_params(model)
-        self.labels = [l for l, _ in labelled]
-        super().__init__([p for _, p in labelled], _record_grad)
+        self.labels, self.params = [l for l, _ in labelled], [p for _, p in labelled]
+        self._numel = torch.tensor([p.numel() for p in self.params], dtype=torch.float32)
+        self.hook = Hook(self.params[-1], self._at_end)
         self.reset()
 
+    def _at_end(self, hook, grad):
+        torch.autograd.Variable._execution_engine.queue_callback(self._record)   # runs once this backward pass has finished
+
+    def _record(self):
+        dev = self.params[-1].device
+        if self._numel.device != dev: self._numel = self._numel.to(dev)
+        g = [p.grad.detach() if p.grad is not None else torch.zeros((), device=dev) for p in self.params]
+        v = torch.stack(torch._foreach_norm(g, 1)).float() / self._numel      # L1 norm / size = mean |grad|, every layer at once
+        self.last = v
+        self.total = v if self.total is None else self.total + v
+        self.n += 1
+
+    def __len__(self): return len(self.labels)
     def reset(self):
         "Forget the statistics (call at the start of each epoch)."
-        for h in self: h.last, h.total, h.n = None, None, 0
+        self.last, self.total, self.n = None, None, 0
+
+    def remove(self):
+        "Detach the hook; calling it again does nothing."
+        self.hook.remove()
+    @property
+    def attached(self) -> bool: return self.hook.attached
+    def __enter__(self): return self
+    def __exit__(self, *_): self.remove()
 
     def state(self) -> dict:
-        "The running statistics on the CPU (what a mid-epoch checkpoint keeps)."
-        cpu = lambda t: None if t is None else t.detach().cpu()
-        return dict(last=[cpu(h.last) for h in self], total=[cpu(h.total) for h in self], n=[h.n for h in self])
+        "The running statistics on the CPU, one entry per layer (what a mid-epoch checkpoint keeps)."
+        per = lambda t: [None] * len(self) if t is None else list(t.detach().cpu().unbind())
+        return dict(last=per(self.last), total=per(self.total), n=[self.n] * len(self))
 
     def load_state(self, state: dict, device=None):
         "Continue from `state()` of a recorder on the same model."
         if len(state['n']) != len(self): raise ValueError(f"the state holds {len(state['n'])} layers, the model {len(self)}")
-        dev = lambda t: None if t is None else t.to(device)
-        for h, a, t, n in zip(self, state['last'], state['total'], state['n']): h.last, h.total, h.n = dev(a), dev(t), n
+        vec = lambda ts: None if ts[0] is None else torch.stack(list(ts)).to(device)
+        self.last, self.total, self.n = vec(state['last']), vec(state['total']), state['n'][0]
 
     def stats(self) -> list:
-        "`[{'layer', 'last_batch', 'epoch_mean'}]` in model order; one host synchronisation for all layers."
-        seen = [(l, h) for l, h in zip(self.labels, self) if h.n]
-        if not seen: return []
-        last = torch.stack([h.last for _, h in seen]).tolist()
-        total = torch.stack([h.total for _, h in seen]).tolist()
-        return [dict(layer=l, last_batch=a, epoch_mean=t / h.n) for (l, h), a, t in zip(seen, last, total)]
+        "`[{'layer', 'last_batch', 'epoch_mean'}]` in model order, empty before any batch; one host synchronisation for all layers."
+        if not self.n: return []
+        last, total = torch.stack([self.last, self.total]).tolist()
+        return [dict(layer=l, last_batch=a, epoch_mean=t / self.n) for l, a, t in zip(self.labels, last, total)]
 
 # %% ../nbs/03_hooks.ipynb #894d812b
 def first_batch_grad_flow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from .core import UserError, cli_errors, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT
+from .core import UserError, cli_errors, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS
 from .train import RunConfig, read_json, write_json, check_number, PRECISIONS
@@ -204,32 +204,23 @@ def check_project():
 class _ForwardStop:
     """While papermill runs a kernel: the first Ctrl-C (or SIGTERM) is passed on to the training in the kernel (found by the pid in the
     run's train lock), which saves where it is and stops; a second Ctrl-C, or one before training started, stops at once."""
-    def __init__(self, out: Path): self.out, self.asked, self._old = out, False, {}
+    def __init__(self, out: Path): self.out, self.asked, self._signals = out, False, None
     def __enter__(self):
-        import threading
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM): self._old[s] = signal.signal(s, self._handle)
+        self._signals = on_stop_signals(self._handle); self._signals.__enter__()
         return self
     def _handle(self, signum, frame):
-        pid = self._trainer()
+        pid = FileLock(self.out/'.train.lock').holder_pid()
         if self.asked or pid is None: raise KeyboardInterrupt
         self.asked = True
         print(f"\nstopping {self.out.name}: the run saves where it is (Ctrl-C again to stop at once, losing the current epoch)", file=sys.stderr, flush=True)
         os.kill(pid, signal.SIGINT)
-    def _trainer(self):
-        lock = FileLock(self.out/'.train.lock')
-        if not lock.locked_elsewhere(): return None
-        try: pid = int(lock.path.read_text().split()[0])
-        except (OSError, ValueError, IndexError): return None
-        return pid if pid != os.getpid() else None
-    def __exit__(self, *_):
-        for s, h in self._old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
+    def __exit__(self, *exc): self._signals.__exit__(*exc)
 
 def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
     """Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics. A failure is recorded in `failure.json`
     (`RunFailed`); a problem the user must fix (bad input, a full disk) is a `UserError`; a stop on request a `KeyboardInterrupt`."""
     import papermill as pm
-    check_project()
+    check_project()                         # the CLIs check it before touching folders; library callers here
     params = dict(asdict(cfg), out_dir=str(out), data_dir=str(_data_dir(data_dir)), progress=progress)
     (out/FAILURE).unlink(missing_ok=True)
     os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training too
@@ -259,7 +250,7 @@ class RunFailed(Exception):
 # %% ../nbs/06_runner.ipynb #c4cb3825
 def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, profile='auto', epochs=None,
                  n_train=None, n_val=None, n_test=None, dataset='auto', data_dir=None, device='auto',
-                 precision='fp32', name=None, quiet=False) -> tuple:
+                 precision='fp32', name=None, quiet=False, compile='off') -> tuple:
     "Validate the command line's parameters; return `(RunConfig, folder slug)` with the profile and dataset resolved."
     explicit = dict(model=model, lr=lr, batch_size=batch_size, seed=seed)
     if row is not None:
@@ -282,7 +273,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
     if ds == 'cifar100' and find_cifar100(data_dir) is None and not can_download():
         raise UserError(f"--dataset cifar100: CIFAR-100 is not in {_data_dir(data_dir)} and cannot be downloaded; "
                         f"put cifar-100-python.tar.gz there or use --dataset synthetic")
-    cfg = RunConfig(**base, **sizes, dataset=ds, precision=precision, device=device, profile=prof).validate()
+    cfg = RunConfig(**base, **sizes, dataset=ds, precision=precision, device=device, compile=compile, profile=prof).validate()
     if slug is None: slug = slugify(name or f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
     return cfg, slug
 
@@ -303,6 +294,7 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
             runs_dir: str = None,  # where runs go (default: $VGG_REPORT_RUNS, else runs/)
             device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
             precision: str = 'fp32',  # fp32 (the study) or bf16
+            compile: str = 'off',  # off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile the model
             name: str = None,  # folder name for an explicit configuration
             force: bool = False,  # run a finished run again (the old folder is kept aside)
             list_rows: bool = False,  # list the grid's rows and the profiles, then exit
@@ -313,7 +305,7 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
             for r in rows: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')
         for p, s in PROFILES.items(): print(f'profile {p}: {s}')
         return
-    cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset, data_dir, device, precision, name)
+    cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset, data_dir, device, precision, name, compile=compile)
     root = _runs_dir(runs_dir)
     check_writable(root)
     check_kernel(); check_project()

@@ -20,7 +20,7 @@ from .runner import (Row, GRIDS, PROFILES, select_rows, build_config, resolve_pr
 
 # %% auto #0
 __all__ = ['RUN_OVERHEAD_S', 'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'fmt_secs', 'run_job', 'SweepProgress',
-           'summary', 'sweep', 'grid_status', 'vgg_sweep', 'vgg_status']
+           'summary', 'sweep', 'grid_status', 'sweep_width', 'vgg_sweep', 'vgg_status']
 
 # %% ../nbs/07_sweep.ipynb #dfffb10f
 @dataclass
@@ -31,14 +31,14 @@ class Job:
     def name(self) -> str: return self.row.name
 
 def plan(grid: str = 'paper', only=None, profile: str = 'auto', dataset: str = 'auto', runs_dir=None, data_dir=None,
-         device: str = 'auto', precision: str = 'fp32', quiet: bool = False) -> list:
+         device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off') -> list:
     "The sweep's jobs, every parameter validated before any work."
     rows = select_rows(grid, only)
     prof = resolve_profile(profile, device, quiet=True)
     ds = resolve_dataset(dataset, data_dir, quiet=quiet)
     jobs = []
     for r in rows:
-        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision, quiet=True)
+        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision, compile=compile, quiet=True)
         jobs.append(Job(r, cfg, run_folder(runs_dir, prof, ds, slug)))
     return jobs
 
@@ -182,6 +182,17 @@ def grid_status(jobs: list) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 # %% ../nbs/07_sweep.ipynb #d65ac3d8
+def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str = None, n_gpus: int = None) -> int:
+    """How many rows run at once: `jobs` when given; else `runs_per_gpu` per local GPU when packing, else 1.
+    Packing needs GPUs: on a CPU (and no cluster `address`) `runs_per_gpu > 1` is a UserError."""
+    if runs_per_gpu > 1 and address is None:
+        dev = get_device(device)
+        if dev.type != 'cuda':
+            raise UserError(f"--runs_per_gpu {runs_per_gpu} packs runs onto GPUs, but this sweep trains on {dev.type}; "
+                            f"leave it out, or use --jobs N to run N rows at once")
+        if jobs is None: return runs_per_gpu * (torch.cuda.device_count() if n_gpus is None else n_gpus)
+    return 1 if jobs is None else jobs
+
 @call_parse
 @cli_errors
 def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
@@ -192,23 +203,25 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
               runs_dir: str = None,  # where runs go (default: $VGG_REPORT_RUNS, else runs/)
               device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
               precision: str = 'fp32',  # fp32 (the study) or bf16
-              jobs: str = '1',  # rows at once: 1 runs in this process; more run as Ray tasks on this machine
+              compile: str = 'off',  # off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile each run's model
+              jobs: str = None,  # rows at once: 1 (the default) runs in this process; more run as Ray tasks on this machine
               address: str = None,  # HOST:PORT of an existing Ray cluster to send the rows to
-              runs_per_gpu: str = '1',  # on GPUs: runs packed on each GPU (fractional GPU requests)
+              runs_per_gpu: str = '1',  # on GPUs: runs packed on each GPU (fractional GPU requests); --jobs defaults to this × the GPUs
               force: bool = False,  # run finished rows again (their old folders are kept aside)
               dry_run: bool = False,  # print the plan and the estimate, run nothing
              ):
     "Run every selected row of the grid under one profile and dataset: cached, resumable, optionally in parallel on Ray."
-    n_jobs, k = check_number('jobs', jobs, int, 1, strict=False), check_number('runs_per_gpu', runs_per_gpu, int, 1, strict=False)
+    k = check_number('runs_per_gpu', runs_per_gpu, int, 1, strict=False)
+    n_jobs = sweep_width(None if jobs is None else check_number('jobs', jobs, int, 1, strict=False), k, device, address)
     if address is not None and ':' not in address: raise UserError(f"--address {address!r} must be HOST:PORT of a Ray cluster's head")
     prof = resolve_profile(profile, device, quiet=True)
-    todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision)
+    todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision, compile=compile)
     root = _runs_dir(runs_dir); check_writable(root); check_kernel(); check_project()
     states = {j.name: run_state(j.out, j.cfg.hash) for j in todo}
     left = [j for j in todo if states[j.name] not in ('complete', 'diverged') or force]
     spm = calibrate(device) if left else None
     est = sum(run_cost(j.cfg) for j in left) * spm + RUN_OVERHEAD_S * len(left) if left else 0
-    how = 'in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' if not address else f'on the Ray cluster at {address}'
+    how = 'in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '') if not address else f'on the Ray cluster at {address}'
     dev = get_device(device)
     print(f"profile {profile}{' -> ' + prof if profile == 'auto' else ''} on {dev.type.upper() if dev.type != 'cpu' else 'the CPU'}"
           f"{' (no GPU)' if profile == 'auto' and dev.type == 'cpu' else ''}: {len(todo)} rows of the {grid} grid into {root/f'{prof}-{todo[0].cfg.dataset}'}, "

@@ -4,8 +4,8 @@
 
 # %% ../nbs/04_train.ipynb #3e26f33e
 from __future__ import annotations
-import io, json, math, os, platform, signal, subprocess, sys, tempfile, threading, time
-from contextlib import nullcontext
+import io, json, math, os, platform, signal, subprocess, sys, tempfile, time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict, fields
 import hashlib
 from pathlib import Path
@@ -13,19 +13,20 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from .core import UserError, seed_everything, get_device, project_root, DEVICES, FileLock, die_with_parent
+from .core import UserError, seed_everything, get_device, project_root, DEVICES, FileLock, die_with_parent, on_stop_signals
 from .models import create_model, count_params, MODELS
 from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset
 from .hooks import GradFlow
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'check_number', 'RunConfig', 'lr_at', 'autocast',
-           'evaluate', 'atomic_write', 'write_json', 'read_json', 'git_commit', 'versions', 'device_name',
-           'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'StopRequest',
-           'RunInterrupted', 'train_epoch', 'train_run']
+__all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'check_number', 'RunConfig', 'lr_at',
+           'autocast', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write', 'write_json', 'read_json',
+           'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint',
+           'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
+COMPILE_MODES = ('off', 'default', 'reduce-overhead', 'max-autotune')
 SPLIT_SIZES = dict(train=CIFAR_SIZES['train'] - CIFAR_SIZES['train'] // 20, val=CIFAR_SIZES['train'] // 20, test=CIFAR_SIZES['test'])
 HASHED = ('model', 'lr', 'batch_size', 'seed', 'epochs', 'dataset', 'n_train', 'n_val', 'n_test', 'weight_decay', 'eta_min', 'precision')
 
@@ -62,6 +63,7 @@ class RunConfig:
     eta_min: float = 2e-5  # the cosine schedule's final learning rate
     precision: str = 'fp32'  # fp32 (the study) or bf16 (autocast; changes the numerics)
     device: str = 'auto'  # auto, cpu, cuda, cuda:N or mps
+    compile: str = 'off'  # off, or a torch.compile mode (reduce-overhead: CUDA graphs on a GPU); same model, numbers equal up to rounding
     profile: str = 'custom'  # the profile the sizes came from (full, quick, smoke or custom)
 
     def validate(self) -> 'RunConfig':
@@ -81,6 +83,7 @@ class RunConfig:
             setattr(self, f'n_{k}', n)
         if self.precision not in PRECISIONS: raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
         get_device(self.device)
+        if self.compile not in COMPILE_MODES: raise UserError(f"--compile {self.compile!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
         if not str(self.row).strip(): raise UserError("--row must not be empty")
         return self
 
@@ -99,12 +102,33 @@ def autocast(device: torch.device, precision: str):
     "bf16 autocast when asked, else nothing."
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == 'bf16' else nullcontext()
 
+def compile_model(model, mode: str = 'off'):
+    """`model` with its forward compiled by `torch.compile(mode=mode)`, sharing its parameters (its state dict and hooks still go
+    through `model`); `model` itself when `mode` is `off`. On a GPU, `reduce-overhead` replays each step as CUDA graphs."""
+    if mode not in COMPILE_MODES: raise UserError(f"--compile {mode!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
+    return model if mode == 'off' else torch.compile(model, mode=mode, dynamic=False)   # fixed shapes: one graph per batch shape
+
+def _graphed(model) -> bool:
+    "Whether `model` is compiled and on a GPU, where CUDA graphs must be told each new step begins."
+    return hasattr(model, '_orig_mod') and next(model.parameters()).is_cuda
+
+@contextmanager
+def compile_errors(mode: str):
+    "Turn a failure of `torch.compile` (no C++ compiler, no Triton, an unsupported operation) into one line saying what to do."
+    if mode == 'off': yield; return
+    try: yield
+    except torch._dynamo.exc.TorchDynamoException as e:
+        why = next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
+        raise UserError(f"--compile {mode} failed ({why[:300]}); run again with --compile off: the epochs already saved are kept") from None
+
 @torch.inference_mode()
 def evaluate(model, x, y, bs: int = 1000, precision: str = 'fp32') -> tuple:
     "`(mean loss, accuracy)` of `model` on `(x, y)`, accuracy as a fraction."
     model.eval()
     loss = torch.zeros((), device=x.device); correct = torch.zeros((), device=x.device)
+    graphed = _graphed(model)
     for xb, yb in batches(x, y, bs):
+        if graphed: torch.compiler.cudagraph_mark_step_begin()
         with autocast(x.device, precision): out = model(xb.contiguous(memory_format=torch.channels_last))
         loss += F.cross_entropy(out.float(), yb, reduction='sum'); correct += (out.argmax(1) == yb).sum()
     l, c = torch.stack([loss, correct.float()]).tolist()
@@ -201,18 +225,15 @@ def latest_checkpoint(out, cfg_hash: str, say=print):
 class StopRequest:
     """While active (in the main thread), the first SIGINT (Ctrl-C) or SIGTERM asks the run to stop at the next batch, save and exit;
     a second Ctrl-C stops at once. Truthy once asked."""
-    def __init__(self): self.signum, self._old = None, {}
+    def __init__(self): self.signum, self._signals = None, None
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM): self._old[s] = signal.signal(s, self._handle)
+        self._signals = on_stop_signals(self._handle); self._signals.__enter__()
         return self
     def _handle(self, signum, frame):
         if self.signum is not None and signum == signal.SIGINT: raise KeyboardInterrupt
         self.signum = signum
     def __bool__(self): return self.signum is not None
-    def __exit__(self, *_):
-        for s, h in self._old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
-        self._old = {}
+    def __exit__(self, *exc): self._signals.__exit__(*exc)
 
 class RunInterrupted(KeyboardInterrupt):
     "The run stopped on request after saving its progress; the same command resumes it."
@@ -266,11 +287,12 @@ def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 
     start = r.get('batch', 0)
     loss_sum = r['loss_sum'].to(device) if r else torch.zeros((), device=device)
     acc_sum = r['acc_sum'].to(device) if r else torch.zeros((), device=device)
-    nb = start
+    nb, graphed = start, _graphed(model)
     for i, (xb, yb) in enumerate(batches(x, y, bs, g, train=True)):
         if i < start: continue                                     # done before the stop: only its random draws are repeated
         if stop is not None and stop():
             return dict(batch=nb, loss_sum=loss_sum.cpu(), acc_sum=acc_sum.cpu())
+        if graphed: torch.compiler.cudagraph_mark_step_begin()
         with autocast(device, precision):
             out = model(xb.contiguous(memory_format=torch.channels_last)); loss = F.cross_entropy(out.float(), yb)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -291,7 +313,7 @@ def train_run(cfg: RunConfig,  # the run's configuration
              ) -> dict:
     "Train (or resume, or just read) the run `cfg` in `out_dir`; return its metrics (also in `metrics.json`), or None when paused."
     die_with_parent()
-    cfg.validate(); _Progress(progress, cfg.epochs)      # every argument checked before anything is written
+    cfg.validate(); bar = _Progress(progress, cfg.epochs)      # every argument checked before anything is written
     out = Path(out_dir)
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise UserError(f"cannot create the run folder {out} ({e.strerror or e}); choose a folder you can write to") from None
@@ -299,7 +321,8 @@ def train_run(cfg: RunConfig,  # the run's configuration
     lock = FileLock(out/'.train.lock')
     # a process killed a moment ago may leave a kernel that needs a second to notice: wait a little for its lock
     if not lock.acquire(wait=15): raise UserError(f"{out} is being trained by another process; wait for it or stop it")
-    try: return _train_run(cfg, out, data_dir, progress, data, stop_after)
+    try:
+        with compile_errors(cfg.compile): return _train_run(cfg, out, data_dir, bar, data, stop_after)
     finally: lock.release()
 
 def _write_tables(out, st):
@@ -307,7 +330,7 @@ def _write_tables(out, st):
     atomic_write(out/'history.csv', pd.DataFrame(st['history'], columns=['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'seconds']).to_csv(index=False))
     atomic_write(out/'grad_flow.csv', pd.DataFrame(st['grad_flow'], columns=['epoch', 'layer', 'last_batch', 'epoch_mean']).to_csv(index=False))
 
-def _train_run(cfg, out, data_dir, progress, data, stop_after):
+def _train_run(cfg, out, data_dir, bar, data, stop_after):
     for t in out.glob('.*.tmp*'): t.unlink()        # half-written files of a killed writer: never read, now removed
     if (out/'metrics.json').exists():
         m = read_json(out/'metrics.json')
@@ -331,7 +354,7 @@ def _train_run(cfg, out, data_dir, progress, data, stop_after):
         g.set_state(saved['gen']); torch.set_rng_state(saved['torch_rng'])
         st = {k: saved.get(k) for k in st}
         _write_tables(out, st)                      # the tables follow the checkpoint resumed from
-        if progress != 'none':
+        if bar.mode != 'none':
             at = f", batch {st['partial']['batch']} of epoch {st['epoch'] + 1}" if st['partial'] else ''
             print(f"resuming {out.name} after epoch {st['epoch']} of {cfg.epochs}{at}", flush=True)
     else:
@@ -342,7 +365,7 @@ def _train_run(cfg, out, data_dir, progress, data, stop_after):
     save = lambda: save_checkpoint(ck, dict(st, config_hash=cfg.hash, model=model.state_dict(), opt=opt.state_dict(),
                                             gen=g.get_state(), torch_rng=torch.get_rng_state()))
     n_params = count_params(model)
-    bar = _Progress(progress, cfg.epochs)
+    net = compile_model(model, cfg.compile)   # what trains and evaluates; `model` is what is saved and hooked
     with GradFlow(model) as flow, StopRequest() as stop:
         try:
             while st['epoch'] < cfg.epochs and st['status'] == 'running':
@@ -354,14 +377,14 @@ def _train_run(cfg, out, data_dir, progress, data, stop_after):
                 else: flow.reset()
                 gen0 = g.get_state()
                 bar.start(e + 1, math.ceil(len(data.y_train) / cfg.batch_size))
-                res = train_epoch(model, opt, data.x_train, data.y_train, cfg.batch_size, g, cfg.precision, bar, stop=lambda: bool(stop), resume=part)
+                res = train_epoch(net, opt, data.x_train, data.y_train, cfg.batch_size, g, cfg.precision, bar, stop=lambda: bool(stop), resume=part)
                 if isinstance(res, dict):           # asked to stop in the middle of the epoch: save exactly where it is
                     st['partial'] = dict(res, gen=gen0, flow=flow.state(), seconds=(part or {}).get('seconds', 0.0) + time.time() - t0)
                     save(); bar.close()
                     raise RunInterrupted(f"stopped at batch {res['batch']} of epoch {e + 1}/{cfg.epochs}; saved in {ck}; run the same command again to resume")
                 train_loss, train_acc = res
                 gf = [dict(epoch=e + 1, **s) for s in flow.stats()]
-                if _finite(train_loss): val_loss, val_acc = evaluate(model, data.x_val, data.y_val, precision=cfg.precision)
+                if _finite(train_loss): val_loss, val_acc = evaluate(net, data.x_val, data.y_val, precision=cfg.precision)
                 else: val_loss, val_acc, st['status'] = float('nan'), float('nan'), 'diverged'
                 if not _finite(val_loss): st['status'] = 'diverged'
                 row = dict(epoch=e + 1, lr=lr, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
@@ -382,10 +405,10 @@ def _train_run(cfg, out, data_dir, progress, data, stop_after):
             print(e, file=sys.stderr, flush=True)
             raise e from None
     t0 = time.time()
-    final_test = evaluate(model, data.x_test, data.y_test, precision=cfg.precision) if st['status'] == 'running' else (None, None)
+    final_test = evaluate(net, data.x_test, data.y_test, precision=cfg.precision) if st['status'] == 'running' else (None, None)
     best = next((h for h in st['history'] if h['epoch'] == st['best_epoch']), None)
     if best is not None:
-        model.load_state_dict(st['best_state']); test = evaluate(model, data.x_test, data.y_test, precision=cfg.precision)
+        model.load_state_dict(st['best_state']); test = evaluate(net, data.x_test, data.y_test, precision=cfg.precision)
     else: test = (None, None)
     last = st['history'][-1]
     none = dict(train_loss=None, train_acc=None, val_loss=None, val_acc=None)
