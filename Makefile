@@ -62,7 +62,7 @@ gpu-wheels: install
 	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2'
 
 OUT ?= .
-GPU_BENCH := --device cuda --n_images 20000 --workers 8 --compile reduce-overhead --pack 4 --out $(OUT)/bench_gpu.json
+GPU_BENCH := --device cuda --n_images 10000 --floor_steps 50 --repeat 3 --workers 8 --compile reduce-overhead --pack 4 --out $(OUT)/bench_gpu.json
 gpu-check:
 	python3 -m pip install --quiet --no-deps --no-index --no-compile --target /tmp/site .gpu/*.whl
 	nvidia-smi -L

@@ -19,7 +19,7 @@ def test_vgg_bench_tiny(tmp_path):
 def test_vgg_bench_bad_input(tmp_path):
     r = run_cli('vgg_bench', '--device', 'cpu', '--n_images', '50')
     assert r.returncode == 2 and 'at least two batches' in r.stderr
-    for args, msg in ((['--compile', 'fast'], 'use one of off, default, reduce-overhead'), (['--pack', '0'], '--pack must be ≥ 1')):
+    for args, msg in ((['--compile', 'fast'], 'use one of off, default, reduce-overhead'), (['--pack', '0'], '--pack must be ≥ 1'), (['--repeat', '0'], '--repeat must be ≥ 1')):
         r = run_cli('vgg_bench', '--device', 'cpu', '--model', 'vgg08', '--n_images', '200', *args)
         assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
