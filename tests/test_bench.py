@@ -6,13 +6,14 @@ from conftest import run_cli
 def test_vgg_bench_tiny(tmp_path):
     out = tmp_path/'bench.json'
     r = run_cli('vgg_bench', '--device', 'cpu', '--model', 'vgg08', '--n_images', '200', '--floor_steps', '2', '--workers', '0',
-                '--threads', '1', '--out', out)
+                '--threads', '1', '--repeat', '2', '--out', out)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     for k in ('overhead_vs_floor', 'speedup_vs_baseline', 'bf16_speedup', 'floor_step_s', 'ours_images_per_s', 'baseline_images_per_s',
               'gradflow_fused_s', 'gradflow_per_weight_s'):
         assert k in res
     assert res['threads'] == 1 and res['overhead_vs_floor'] > 0 and res['speedup_vs_baseline'] > 0
+    assert len(res['rounds']['floor_step_s']) == 2 and res['floor_step_s'] == min(res['rounds']['floor_step_s'])   # the best round
     assert res['bf16_speedup'] is None or res['bf16_speedup'] > 0
     assert 'overhead_vs_floor' in r.stdout and 'grad-flow recorder' in r.stdout and '1 threads' in r.stdout.splitlines()[0]
 
@@ -23,7 +24,7 @@ def test_vgg_bench_bad_input(tmp_path):
         r = run_cli('vgg_bench', '--device', 'cpu', '--model', 'vgg08', '--n_images', '200', *args)
         assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr
 
-TINY = ['--device', 'cpu', '--model', 'vgg08', '--n_images', '200', '--floor_steps', '2', '--workers', '0', '--threads', '1', '--no_bf16']
+TINY = ['--device', 'cpu', '--model', 'vgg08', '--n_images', '200', '--floor_steps', '2', '--workers', '0', '--threads', '1', '--no_bf16', '--repeat', '1']
 
 @pytest.mark.slow
 def test_vgg_bench_compile_and_pack(tmp_path):
