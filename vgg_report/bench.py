@@ -25,18 +25,22 @@ __all__ = ['bench_floor', 'bench_grad_flow', 'bench_ours', 'bench_packed', 'benc
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
-def bench_floor(model_name: str, dev, bs: int = 100, steps: int = 10, warmup: int = 2, recorder=None) -> float:
-    "Seconds per training step on one fixed in-memory batch (channels-last, fp32), with `recorder(model)` attached when given."
+def _fixed_batch_step(model_name: str, dev, bs: int) -> tuple:
+    "`(model, step)`: a fresh model (channels-last) and a function doing forward + backward + Adam step on one fixed in-memory batch."
     seed_everything(0)
     m = create_model(model_name).to(dev, memory_format=torch.channels_last); opt = torch.optim.Adam(m.parameters(), 1e-3)
     x = torch.randn(bs, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 100, (bs,), device=dev)
     def step():
         loss = F.cross_entropy(m(x), y); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-    with (recorder(m) if recorder else nullcontext()):
-        for _ in range(warmup): step()
-        _sync(dev); t0 = time.perf_counter()
-        for _ in range(steps): step()
-        _sync(dev)
+    return m, step
+
+def bench_floor(model_name: str, dev, bs: int = 100, steps: int = 10, warmup: int = 2) -> float:
+    "Seconds per training step on one fixed in-memory batch (channels-last, fp32)."
+    _, step = _fixed_batch_step(model_name, dev, bs)
+    for _ in range(warmup): step()
+    _sync(dev); t0 = time.perf_counter()
+    for _ in range(steps): step()
+    _sync(dev)
     return (time.perf_counter() - t0) / steps
 
 def _per_weight_hooks(model):
@@ -50,11 +54,7 @@ def bench_grad_flow(model_name: str, dev, steps: int = 10, rounds: int = 10) -> 
     """What the gradient-flow recorder adds to a training step: `GradFlow` (one hook, one fused reduction) and one hook per weight.
     Batch 2, where the model's own work does not hide it; steps are timed one by one, the three ways interleaved `rounds` times,
     and each cost is the difference of the 10th percentiles (robust to a busy host)."""
-    seed_everything(0)
-    m = create_model(model_name).to(dev, memory_format=torch.channels_last); opt = torch.optim.Adam(m.parameters(), 1e-3)
-    x = torch.randn(2, 3, 32, 32, device=dev).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 100, (2,), device=dev)
-    def step():
-        loss = F.cross_entropy(m(x), y); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    m, step = _fixed_batch_step(model_name, dev, 2)
     recs = dict(none=None, per_weight=_per_weight_hooks, fused=GradFlow)
     t = {k: [] for k in recs}
     for _ in range(rounds):
@@ -199,7 +199,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
             f"baseline {rounds['baseline_images_per_s'][-1]:.0f} images/s")
     floor, ours = min(rounds['floor_step_s']), max(rounds['ours_images_per_s'])
     base, base_eval = max(rounds['baseline_images_per_s']), max(rounds['eval_baseline_images_per_s'])
-    say(f'  {"floor":20} {floor * 1000:8.1f} ms/step  {batch_size / floor:8.0f} images/s'); row('ours', ours); row('baseline', base)
+    row('floor', batch_size / floor); row('ours', ours); row('baseline', base)
     record(repeat=repeat, rounds=rounds, floor_step_s=floor, ours_step_s=batch_size / ours, ours_images_per_s=ours,
            overhead_vs_floor=(batch_size / ours) / floor)
     ours_eval = bench_eval_ours(model, dev, x, y)
