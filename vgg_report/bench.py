@@ -15,7 +15,7 @@ from .core import UserError, cli_errors, get_device, seed_everything
 from .models import create_model, MODELS
 from .data import synthetic_data, CIFAR_MEAN, CIFAR_STD
 from .hooks import GradFlow, Hooks, weight_params
-from .train import train_epoch, evaluate, device_name, compile_model, compile_errors, COMPILE_MODES
+from .train import train_epoch, evaluate, device_name, compile_model, compile_errors, check_compile
 
 # %% auto #0
 __all__ = ['bench_floor', 'bench_grad_flow', 'bench_ours', 'bench_packed', 'bench_baseline', 'bench_eval_ours', 'bf16_supported',
@@ -176,7 +176,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
     dev = get_device(device)
     if model not in MODELS: raise UserError(f"--model {model!r} is not a model; use one of {', '.join(MODELS)}")
     if n_images < 2 * batch_size: raise UserError(f"--n_images must be at least two batches ({2 * batch_size}), got {n_images}")
-    if compile not in COMPILE_MODES: raise UserError(f"--compile {compile!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
+    check_compile(compile)
     if pack < 1: raise UserError(f"--pack must be ≥ 1, got {pack}")
     if repeat < 1: raise UserError(f"--repeat must be ≥ 1, got {repeat}")
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True

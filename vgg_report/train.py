@@ -19,10 +19,10 @@ from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset
 from .hooks import GradFlow
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'check_number', 'RunConfig', 'lr_at',
-           'autocast', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write', 'write_json', 'read_json',
-           'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint',
-           'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run']
+__all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'check_number', 'check_compile',
+           'RunConfig', 'lr_at', 'autocast', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write',
+           'write_json', 'read_json', 'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint',
+           'load_checkpoint', 'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -45,6 +45,11 @@ def check_number(name, v, kind=float, low=None, strict=True, allow_none=False):
     if low is not None and (x <= low if strict else x < low):
         raise UserError(f"--{name} must be {'>' if strict else '≥'} {low}, got {v!r}")
     return x
+
+def check_compile(mode: str) -> str:
+    "`mode` when it is one of `COMPILE_MODES`, else a one-line UserError naming them."
+    if mode not in COMPILE_MODES: raise UserError(f"--compile {mode!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
+    return mode
 
 @dataclass
 class RunConfig:
@@ -83,7 +88,7 @@ class RunConfig:
             setattr(self, f'n_{k}', n)
         if self.precision not in PRECISIONS: raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
         get_device(self.device)
-        if self.compile not in COMPILE_MODES: raise UserError(f"--compile {self.compile!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
+        check_compile(self.compile)
         if not str(self.row).strip(): raise UserError("--row must not be empty")
         return self
 
@@ -105,8 +110,7 @@ def autocast(device: torch.device, precision: str):
 def compile_model(model, mode: str = 'off'):
     """`model` with its forward compiled by `torch.compile(mode=mode)`, sharing its parameters (its state dict and hooks still go
     through `model`); `model` itself when `mode` is `off`. On a GPU, `reduce-overhead` replays each step as CUDA graphs."""
-    if mode not in COMPILE_MODES: raise UserError(f"--compile {mode!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
-    return model if mode == 'off' else torch.compile(model, mode=mode, dynamic=False)   # fixed shapes: one graph per batch shape
+    return model if check_compile(mode) == 'off' else torch.compile(model, mode=mode, dynamic=False)   # fixed shapes: one graph per batch shape
 
 def _graphed(model) -> bool:
     "Whether `model` is compiled and on a GPU, where CUDA graphs must be told each new step begins."
