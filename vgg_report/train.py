@@ -176,10 +176,20 @@ def git_commit() -> str:
         return sha + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
+def _torchvision_version() -> str:
+    "torchvision's version with its build tag, read from its version.py: importing torchvision costs over a second per run."
+    import importlib.util, re
+    spec = importlib.util.find_spec('torchvision')
+    if spec is None: return 'not installed'
+    found = re.search(r"^__version__ = '([^']+)'", (Path(spec.origin).parent/'version.py').read_text(), re.M)
+    if found: return found[1]
+    import torchvision                                   # a layout we do not know: ask the package itself
+    return torchvision.__version__
+
 def versions() -> dict:
     "Versions of the libraries that decide a run's numbers."
-    import torchvision, vgg_report
-    return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
+    import vgg_report
+    return dict(python=platform.python_version(), torch=torch.__version__, torchvision=_torchvision_version(),
                 numpy=np.__version__, vgg_report=vgg_report.__version__)
 
 def device_name(device: torch.device) -> str:
