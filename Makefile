@@ -34,12 +34,18 @@ tex:
 	else echo "TeX Live is missing (needed only for the PDF); install it with:"; \
 	  echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; fi
 
-test: install
-	$(TEST_ENV) $(PY) -m pytest tests
+# pytest-xdist runs the tests on TEST_WORKERS processes of one thread each (two cores here: 2); `make test TEST_WORKERS=0` runs them
+# in this one process. The slowest tests are listed at the end, so the suite's cost stays visible.
+TEST_WORKERS ?= 2
+PYTEST := $(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --durations=15
 
-# the quick tests only: skips the slow marker (CI runs everything through `make test`)
+test: install
+	$(PYTEST) tests
+
+# the loop while editing (about a minute): every notebook as nbdev_test runs it, and the tests that run in this process, skipping
+# those marked slow (real processes, papermill kernels, training past a few seconds). CI runs everything through `make test`.
 test-fast: install
-	$(TEST_ENV) $(PY) -m pytest tests -m "not slow"
+	$(PYTEST) tests -m "not slow"
 
 # The whole study and its PDF: the auto profile (full on a GPU, quick on a CPU) on the auto dataset
 # (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in). Resumable: run it again after a stop.

@@ -1,5 +1,8 @@
-"Shared test set-up: offline, one thread, and helpers that run the project's console scripts."
-import os, subprocess, sys
+"""Shared test set-up: offline, one thread, and two ways to run the project's console scripts: `run_cli` starts a real process (kept
+for each command and each kind of outcome: exit 0, one-line exit 2, exit 1 with a summary, exit 130), `call_cli` runs the same
+command inside the test process (argv, environment, working folder, exit status and output as the process would have them), which
+saves the ~4 s of importing torch that every bad-input case would otherwise pay."""
+import contextlib, io, os, runpy, subprocess, sys, traceback
 from pathlib import Path
 import pytest
 
@@ -8,22 +11,92 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('MPLBACKEND', 'Agg')
 import torch
 torch.set_num_threads(1)
+from vgg_report.core import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 def run_cli(name, *args, env=None, timeout=600, cwd=None):
-    "Run one of the project's console scripts; return the CompletedProcess (text, captured)."
-    e = {**os.environ, **(env or {})}
+    "Run one of the project's console scripts in a new process; return the CompletedProcess (text, captured)."
+    e = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
     return subprocess.run([str(BIN/name), *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout, cwd=cwd or ROOT)
 
-@pytest.fixture
-def cli(): return run_cli
+def call_cli(name, *args, env=None, cwd=None):
+    """Run console script `name` in this process as `run_cli` would in a new one: its installed script, run as `__main__`, with the
+    same argv, environment and working folder; return a CompletedProcess. An uncaught exception is exit 1 with its traceback on
+    stderr, as Python prints it. Environment, argv and working folder are restored afterwards."""
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
+    os.environ.update({k: str(v) for k, v in (env or {}).items()})
+    sys.argv = [name, *map(str, args)]; os.chdir(cwd or ROOT)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try: runpy.run_path(str(BIN/name), run_name='__main__')
+            except SystemExit as e:
+                if isinstance(e.code, str): print(e.code, file=sys.stderr)
+                code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+            except Exception: traceback.print_exc(); code = 1
+    finally:
+        os.environ.clear(); os.environ.update(saved_env); sys.argv = saved_argv; os.chdir(saved_cwd)
+    return subprocess.CompletedProcess([name, *map(str, args)], code, out.getvalue(), err.getvalue())
+
+def one_error_line(r):
+    "The single `error:` line of a command that failed on bad input (and no traceback)."
+    errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]
+    assert len(errs) == 1 and 'Traceback' not in r.stderr, r.stdout[-2000:] + r.stderr[-3000:]
+    return errs[0]
+
+def pytest_collection_modifyitems(config, items):
+    """Order the tests for pytest-xdist's two workers: the first test that needs the paper grid goes first, so that one worker builds
+    the grid (minutes) while the other runs the tests that do not need it; the other tests that need it go last."""
+    needs = [i for i in items if 'paper' in getattr(i, 'fixturenames', ())]
+    if needs: items[:] = [needs[0], *(i for i in items if i not in needs), *needs[1:]]
+
+def shared(tmp_path_factory, name, build):
+    """A test-session resource built once even when pytest-xdist runs several workers: the first worker to ask builds it under a
+    lock in the directory the workers share, the others wait for it and read it. `build(folder)` returns something JSON-able."""
+    import json
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'): base = base.parent
+    folder, done = base/name, base/f'{name}.json'
+    lock = FileLock(base/f'.{name}.lock')
+    assert lock.acquire(wait=1800), f'waited 30 minutes for another worker to build {name}'
+    try:
+        if not done.exists():
+            value = build(folder)
+            done.write_text(json.dumps(value))
+        return folder, json.loads(done.read_text())
+    finally: lock.release()
 
 @pytest.fixture(scope='session')
 def paper(tmp_path_factory):
-    "The whole paper grid, smoke-sized on the synthetic data, swept sequentially from nothing (once per test session)."
-    runs = tmp_path_factory.mktemp('paper')
-    r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return runs, r
+    """The whole paper grid, smoke-sized on the synthetic data, swept sequentially from nothing by a real `vgg_sweep` process (once
+    per test session, whatever the number of workers). Returns the runs folder and the sweep's stdout."""
+    def build(runs):
+        r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        return r.stdout
+    return shared(tmp_path_factory, 'paper', build)
+
+SMOKE_CFG = dict(model='vgg08', epochs=3, n_train=300, n_val=100, n_test=100, device='cpu', dataset='synthetic')   # 3 batches per epoch
+
+@pytest.fixture(scope='session')
+def reference(tmp_path_factory):
+    "One uninterrupted run of SMOKE_CFG: every resumed, faulted or re-run copy must end with exactly these metrics and tables."
+    from vgg_report.train import RunConfig, train_run
+    folder, m = shared(tmp_path_factory, 'reference', lambda out: train_run(RunConfig(**SMOKE_CFG), out/'run', progress='none'))
+    return folder/'run', m
+
+def run_notebook_here(path, parameters: dict):
+    """Execute notebook `path` in this process (execnb's shell, from the notebook's folder) with `parameters` assigned right after its
+    `parameters` cell, as papermill injects them; return the exception that stopped it, or None when every cell ran."""
+    from execnb.nbio import read_nb
+    from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
+    nb = read_nb(path)
+    i = next(i for i, c in enumerate(nb.cells) if 'parameters' in c.get('metadata', {}).get('tags', []))
+    injected = nb.cells[i].source + '\n' + '\n'.join(f'{k} = {v!r}' for k, v in parameters.items())
+    with working_directory(Path(path).parent):
+        try: CaptureShell().run_all(nb, exc_stop=True, inject_code=injected, inject_idx=i)
+        except Exception as e: return e

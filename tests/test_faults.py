@@ -3,26 +3,15 @@ synthetic runs, and the outcome is asserted: no work lost, no wrong result left 
 import json, os, resource, shutil, signal, subprocess, sys, tarfile, time
 from pathlib import Path
 import pandas as pd, pytest
-from conftest import BIN, ROOT, run_cli
+from conftest import BIN, ROOT, SMOKE_CFG as CFG, run_cli, call_cli, one_error_line, run_notebook_here
 from vgg_report.core import FileLock
+from vgg_report.report import load_run_set, write_report_files
 from vgg_report.runner import run_lock, run_state
 from vgg_report.train import RunConfig, train_run, read_json, write_json, load_checkpoint, save_checkpoint, CHECKPOINT, PREVIOUS
 
-CFG = dict(model='vgg08', epochs=3, n_train=300, n_val=100, n_test=100, device='cpu', dataset='synthetic')   # 3 batches per epoch
 CLI_CFG = ['--model', 'vgg08', '--epochs', '3', '--n_train', '300', '--n_val', '100', '--n_test', '100', '--dataset', 'synthetic', '--device', 'cpu']
 
 def same(a, b): return {k: v for k, v in a.items() if k != 'wall_seconds'} == {k: v for k, v in b.items() if k != 'wall_seconds'}
-def one_error_line(r):
-    errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]
-    assert len(errs) == 1 and 'Traceback' not in r.stderr, r.stdout[-2000:] + r.stderr[-3000:]
-    return errs[0]
-
-@pytest.fixture(scope='module')
-def reference(tmp_path_factory):
-    "One uninterrupted run of CFG: every faulted run must end with exactly these metrics and tables."
-    out = tmp_path_factory.mktemp('ref')/'run'
-    return out, train_run(RunConfig(**CFG), out, progress='none')
-
 def assert_like_reference(out, reference):
     ref_out, ref = reference
     assert same(read_json(out/'metrics.json'), ref)
@@ -133,6 +122,7 @@ def test_no_good_checkpoint_starts_again_from_scratch(tmp_path, reference, capfd
     assert 'no good checkpoint is left, so the run starts again from scratch' in err and len(list(out.glob('*.corrupt-*'))) == 2, err
     assert_like_reference(out, reference)
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_through_vgg_run(tmp_path, reference):
     "The same through the CLI and papermill: one warning line, and the run completes with the reference's metrics."
     out = tmp_path/'custom-synthetic'/'c'
@@ -146,13 +136,13 @@ def test_corrupt_dataset_archive_one_line_names_the_file(tmp_path):
     from vgg_report.data import write_cifar_like
     data = tmp_path/'data'; archive = write_cifar_like(data, n_train=100, n_test=20)
     archive.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
-    r = run_cli('vgg_run', '--model', 'vgg08', '--profile', 'smoke', '--dataset', 'cifar100', '--data_dir', data, '--runs_dir', tmp_path/'runs')
+    r = call_cli('vgg_run', '--model', 'vgg08', '--profile', 'smoke', '--dataset', 'cifar100', '--data_dir', data, '--runs_dir', tmp_path/'runs')
     assert r.returncode == 2 and str(archive) in one_error_line(r), r.stderr[-2000:]
     assert not list((tmp_path/'runs').rglob('params.json')) and not list((tmp_path/'runs').rglob(CHECKPOINT))
 
 # 3. Bad input ----------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('params,names', [
+BAD_PARAMETERS = [
     (dict(learning_rate=0.1), ['unknown parameter learning_rate', 'lr']),
     (dict(lr='fast'), ['--lr must be a number']),
     (dict(batch_size=2.5), ['--batch_size must be an integer']),
@@ -160,14 +150,25 @@ def test_corrupt_dataset_archive_one_line_names_the_file(tmp_path):
     (dict(model='vgg16'), ['vgg16', 'vgg38_bn_rc']),
     (dict(n_train=10**6), ['--n_train', '1..47500']),
     (dict(progress='loud'), ['--progress', 'bar, lines or none']),
-])
+]
+
+@pytest.mark.parametrize('params,names', BAD_PARAMETERS, ids=[next(iter(p)) for p, _ in BAD_PARAMETERS])
 def test_bad_papermill_parameters(tmp_path, params, names):
+    "Each bad parameter, injected after the experiment notebook's parameters cell as papermill does, run here: one-line UserError."
+    out = tmp_path/'run'
+    e = run_notebook_here(ROOT/'nbs/experiment.ipynb', dict(out_dir=str(out), **params))
+    assert type(e).__name__ == 'UserError' and '\n' not in str(e) and all(n in str(e) for n in names), repr(e)
+    assert not (out/'params.json').exists()
+
+@pytest.mark.slow
+def test_bad_papermill_parameter_through_papermill(tmp_path):
+    "The same through papermill and a real kernel: the error reaches papermill's caller as a UserError, one line, nothing written."
     import papermill as pm
     out = tmp_path/'run'
     with pytest.raises(pm.PapermillExecutionError) as e:
-        pm.execute_notebook(str(ROOT/'nbs/experiment.ipynb'), str(tmp_path/'out.ipynb'), parameters=dict(out_dir=str(out), **params),
+        pm.execute_notebook(str(ROOT/'nbs/experiment.ipynb'), str(tmp_path/'out.ipynb'), parameters=dict(out_dir=str(out), learning_rate=0.1),
                             kernel_name='vgg_report', cwd=str(ROOT/'nbs'), progress_bar=False)
-    assert e.value.ename == 'UserError' and '\n' not in e.value.evalue and all(n in e.value.evalue for n in names), e.value.evalue
+    assert e.value.ename == 'UserError' and '\n' not in e.value.evalue and 'unknown parameter learning_rate' in e.value.evalue, e.value.evalue
     assert not (out/'params.json').exists()
 
 GRID_TYPOS = [
@@ -181,14 +182,23 @@ GRID_TYPOS = [
 
 @pytest.mark.parametrize('text,where,valid', GRID_TYPOS, ids=[w for _, w, _ in GRID_TYPOS])
 def test_grid_file_typo(tmp_path, text, where, valid):
+    "Each typo, through vgg_sweep's and vgg_status's entry points here: one line naming the file, the line and what is valid."
     grid = tmp_path/'mine.csv'; grid.write_text(text)
     for cmd in ('vgg_sweep', 'vgg_status'):
-        r = run_cli(cmd, '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs')
+        r = call_cli(cmd, '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs')
         err = one_error_line(r)
         assert r.returncode == 2 and str(grid) in err and where in err and valid in err, err
     assert not (tmp_path/'runs').exists() or not any((tmp_path/'runs').rglob('*.json'))
-    r = run_cli('vgg_sweep', '--grid', tmp_path/'nothere.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs')
+
+@pytest.mark.parametrize('cmd', ['vgg_sweep', 'vgg_status'])
+def test_grid_file_errors_in_real_processes(tmp_path, cmd):
+    "A typo and a missing grid file from real processes: one line, exit 2, for both commands."
+    grid = tmp_path/'mine.csv'; grid.write_text(GRID_TYPOS[0][0])
+    r = run_cli(cmd, '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs')
+    assert r.returncode == 2 and GRID_TYPOS[0][1] in one_error_line(r)
+    r = run_cli(cmd, '--grid', tmp_path/'nothere.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs')
     assert r.returncode == 2 and 'cannot be read' in one_error_line(r)
+    assert not (tmp_path/'runs').exists()
 
 @pytest.mark.parametrize('env,cmd,msg', [
     ({'VGG_REPORT_RUNS': '/proc/no/runs'}, 'vgg_sweep', 'not writable'),
@@ -200,13 +210,14 @@ def test_bad_environment_variables(tmp_path, env, cmd, msg):
     ds = 'cifar100' if 'VGG_REPORT_DATA' in env else 'synthetic'
     args = ['--profile', 'smoke', '--dataset', ds] + (['--model', 'vgg08'] if cmd == 'vgg_run' else ['--only', 'VGG_08'])
     if 'VGG_REPORT_RUNS' not in env: args += ['--runs_dir', tmp_path/'runs']
-    r = run_cli(cmd, *args, env=env)
+    r = call_cli(cmd, *args, env=env)
     assert r.returncode == 2 and msg in one_error_line(r)
     assert not any(tmp_path.rglob('params.json'))
 
 def _limit_file_size(nbytes):
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
 
+@pytest.mark.slow
 def test_full_disk_mid_run_one_line_and_nothing_lost(tmp_path, reference):
     "A write that fails (here: a file-size limit, as a full disk would) stops the run in one line, exit 2, with its checkpoint intact."
     out = tmp_path/'custom-synthetic'/'f'
@@ -257,9 +268,8 @@ def test_report_during_a_sweep_uses_only_finished_runs(paper, tmp_path):
     m = read_json(base/'bn-x45'/'metrics.json')                   # BN-x45: its loss became non-finite in epoch 2
     m.update(status='diverged', val_loss=None, final_train_loss=None, final_val_loss=None, final_val_acc=None, final_test_acc=None, final_test_loss=None)
     write_json(base/'bn-x45'/'metrics.json', m)
-    try: r = run_cli('vgg_build_report', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out')
+    try: write_report_files(load_run_set('smoke', 'synthetic', tmp_path/'runs'), 'smoke', 'synthetic', tmp_path/'out')   # what the report notebook does
     finally: holder.kill(); holder.wait()
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     tabs = tmp_path/'out'/'report'/'tables'
     batch = (tabs/'tab_3_batch_loss.tex').read_text(); lr = (tabs/'tab_2_lr_acc.tex').read_text()
     x2 = next(l for l in batch.splitlines() if l.startswith('BN-x2 '))

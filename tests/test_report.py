@@ -2,9 +2,9 @@
 import hashlib, json, re, shutil, subprocess
 from pathlib import Path
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, call_cli, one_error_line, shared
 from vgg_report.runner import GRIDS, PAPER_GRID
-from vgg_report.report import fmt_acc, fmt_loss, FIGURES
+from vgg_report.report import fmt_acc, fmt_loss, FIGURES, load_run_set, write_report_files
 from vgg_report.train import read_json, write_json
 
 pytestmark = pytest.mark.slow
@@ -17,21 +17,24 @@ def _tree(root):
 def _checkout_outputs():
     return {p: (ROOT/p).read_bytes() for d in ('figures', 'report') for p in map(str, (ROOT/d).rglob('*')) if Path(p).is_file()}
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def built(paper, tmp_path_factory):
+    "The report of the paper fixture's run set, built once by a real vgg_build_report process into a folder of its own."
     runs, _ = paper
-    out = tmp_path_factory.mktemp('report')
-    before = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
-    r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', runs, '--out', out)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    after = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
-    assert before == after, 'the report wrote into the checkout'
-    text = subprocess.run(['pdftotext', str(out/'report/report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
-    return runs, out, r, text
+    def build(out):
+        before = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
+        r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', runs, '--out', out)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        after = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
+        assert before == after, 'the report wrote into the checkout'
+        text = subprocess.run(['pdftotext', str(out/'report/report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
+        return dict(stdout=r.stdout, text=text)
+    out, res = shared(tmp_path_factory, 'report', build)
+    return runs, out, res['stdout'], res['text']
 
 def test_pdf_has_every_row_and_number(built):
-    runs, out, r, text = built
-    assert f"PDF: {out/'report/report.pdf'}" in r.stdout
+    runs, out, stdout, text = built
+    assert f"PDF: {out/'report/report.pdf'}" in stdout
     for row in PAPER_GRID + [g for g in GRIDS['extended'] if '-seed=' not in g.name]:
         assert row.name in text, row.name
     for row in PAPER_GRID:
@@ -66,31 +69,39 @@ def test_paper_vs_reproduction_and_claims(built):
     numbers = (out/'report/numbers.tex').read_text()
     assert '\\newcommand{\\ClaimGradientsVanishVerdict}{held}' in numbers     # even a smoke run shows the vanishing gradient
 
-def test_rebuild_with_unchanged_runs_reproduces_the_files(built):
+def test_rebuild_with_unchanged_runs_reproduces_the_files(built, tmp_path):
     runs, out, _, _ = built
-    first = _tree(out)
-    r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', runs, '--out', out)
+    shutil.copytree(out, tmp_path/'again')                    # a copy of the first build, which other tests go on reading
+    first = _tree(tmp_path/'again')
+    r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', runs, '--out', tmp_path/'again')
     assert r.returncode == 0, r.stderr
-    second = _tree(out)
+    second = _tree(tmp_path/'again')
     generated = [k for k in first if k.startswith('figures/') or k.startswith('report/tables/') or k == 'report/numbers.tex']
     assert len(generated) > 20 and {k: first[k] for k in generated} == {k: second[k] for k in generated}
 
-def test_guards_and_missing_rows(paper, tmp_path):
+def test_missing_rows_are_shown_missing(paper, tmp_path):
+    "A run set with three finished rows: every table is written, the other rows say `missing` (what the report notebook writes)."
     runs, _ = paper
     base = tmp_path/'runs'/'smoke-synthetic'
     for slug in ('vgg_08', 'vgg_38', 'bn-baseline'): shutil.copytree(runs/'smoke-synthetic'/slug, base/slug)
-    r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out')
-    assert r.returncode == 0, r.stderr
-    assert 'missing' in (tmp_path/'out/report/tables/tab_1_lr_loss.tex').read_text()
+    write_report_files(load_run_set('smoke', 'synthetic', tmp_path/'runs'), 'smoke', 'synthetic', tmp_path/'out')
+    lr = (tmp_path/'out/report/tables/tab_1_lr_loss.tex').read_text()
+    assert 'missing' in next(l for l in lr.splitlines() if l.startswith('BN-x5 ')) and 'missing' not in next(l for l in lr.splitlines() if l.startswith('BN-Baseline '))
+
+def test_guards(paper, tmp_path):
+    "A run set that mixes profiles, or holds a run of another configuration, or none finished: one line, exit 2, nothing written."
+    runs, _ = paper
+    base = tmp_path/'runs'/'smoke-synthetic'
+    for slug in ('vgg_08', 'vgg_38', 'bn-baseline'): shutil.copytree(runs/'smoke-synthetic'/slug, base/slug)
     # a run of another profile inside the set
     p = read_json(base/'vgg_38/params.json'); p['profile'] = 'quick'; write_json(base/'vgg_38/params.json', p)
-    r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out2')
-    errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]
-    assert r.returncode == 2 and len(errs) == 1 and 'never mixes' in errs[0] and not (tmp_path/'out2/figures').exists()
+    r = call_cli('vgg_build_report', *SMOKE, '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out2')
+    assert r.returncode == 2 and 'never mixes' in one_error_line(r) and not (tmp_path/'out2').exists()
     p['profile'] = 'smoke'; write_json(base/'vgg_38/params.json', p)
     # a run whose configuration no longer matches the grid
     m = read_json(base/'vgg_08/metrics.json'); m['config_hash'] = 'abcdefabcdef'; write_json(base/'vgg_08/metrics.json', m)
-    r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out3')
-    assert r.returncode == 2 and 'no longer matches the grid' in r.stderr and not (tmp_path/'out3/figures').exists()
-    r = run_cli('vgg_build_report', '--profile', 'quick', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs')
-    assert r.returncode == 2 and 'no finished run' in r.stderr
+    r = call_cli('vgg_build_report', *SMOKE, '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out3')
+    assert r.returncode == 2 and 'no longer matches the grid' in one_error_line(r) and not (tmp_path/'out3').exists()
+    # no finished run, from a real process
+    r = run_cli('vgg_build_report', '--profile', 'quick', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out4')
+    assert r.returncode == 2 and 'no finished run' in one_error_line(r) and not (tmp_path/'out4').exists()
