@@ -13,7 +13,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 from fastcore.script import call_parse
 from .core import UserError, cli_errors, project_root, runs_dir as _runs_dir, nbs_dir
-from .runner import Row, GRIDS, ROWS, run_state, run_lock, check_kernel, KERNEL
+from .runner import Row, GRIDS, ROWS, run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .sweep import plan
 from .train import read_json
 from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
@@ -421,7 +421,8 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full
     print(f"report of {prof}-{ds}: {n_fin} of {len(recs)} rows finished; writing to {root/'figures'} and {root/'report'}", flush=True)
     try:
         pm.execute_notebook(str(nbs_dir()/REPORT_NB), str(root/'report'/'report_notebook.ipynb'), kernel_name=KERNEL, cwd=str(nbs_dir()),
-                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root)), progress_bar=False)
+                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root)), progress_bar=False,
+                            shutdown_kernel=KERNEL_SHUTDOWN)
     except pm.PapermillExecutionError as e:
         raise UserError(f"the report notebook failed ({e.ename}: {' '.join(str(e.evalue).split())}); see {root/'report'/'report_notebook.ipynb'}") from None
     pdf = build_pdf(root)

@@ -15,10 +15,11 @@ from .models import MODELS
 from .train import RunConfig, read_json, write_json, check_number, PRECISIONS
 
 # %% auto #0
-__all__ = ['PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'GRID_COLUMNS', 'PROFILES', 'KERNEL', 'EXPERIMENT_NB', 'FAILURE',
-           'NOTEBOOK_PARAMS', 'Row', 'slugify', 'find_row', 'read_grid', 'select_rows', 'resolve_profile', 'run_folder',
-           'run_state', 'set_aside', 'prepare_run_folder', 'run_lock', 'check_writable', 'install_kernel',
-           'check_kernel', 'check_parameters', 'check_project', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
+__all__ = ['PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN',
+           'EXPERIMENT_NB', 'FAILURE', 'NOTEBOOK_PARAMS', 'Row', 'slugify', 'find_row', 'read_grid', 'select_rows',
+           'resolve_profile', 'run_folder', 'run_state', 'set_aside', 'prepare_run_folder', 'run_lock',
+           'check_writable', 'install_kernel', 'check_kernel', 'check_parameters', 'check_project', 'execute_run',
+           'RunFailed', 'build_config', 'vgg_run']
 
 # %% ../nbs/06_runner.ipynb #c52644ae
 @dataclass(frozen=True)
@@ -162,6 +163,9 @@ def check_writable(path: Path, what: str = '--runs_dir'):
 
 # %% ../nbs/06_runner.ipynb #c75f2dba
 KERNEL = 'vgg_report'
+# How papermill ends a kernel once every cell has run (and its outputs arrived): at once. A graceful shutdown waited 1-4 s here for
+# the training kernel to exit, on every run; by then the run's files are all written, each one atomically.
+KERNEL_SHUTDOWN = 'immediate'
 EXPERIMENT_NB = 'experiment.ipynb'
 FAILURE = 'failure.json'
 
@@ -228,7 +232,7 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     try:
         with stop:
             pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params, kernel_name=KERNEL,
-                                cwd=str(nbs_dir()), progress_bar=False, log_output=False,
+                                cwd=str(nbs_dir()), progress_bar=False, log_output=False, shutdown_kernel=KERNEL_SHUTDOWN,
                                 stdout_file=sys.stdout if stream else None, stderr_file=sys.stderr if stream else None)
         if not (out/'metrics.json').exists(): raise RunFailed(f"run {cfg.row!r} ended without metrics.json; see {out/EXPERIMENT_NB}")
     except pm.PapermillExecutionError as e:
