@@ -49,9 +49,12 @@ def one_error_line(r):
 
 def pytest_collection_modifyitems(config, items):
     """Order the tests for pytest-xdist's two workers: the first test that needs the paper grid goes first, so that one worker builds
-    the grid (minutes) while the other runs the tests that do not need it; the other tests that need it go last."""
+    the grid (minutes) while the other runs the tests that do not need it; the other tests that need it go last. Within each part
+    the tests marked `long` go first, so that no worker is left with a long test at the end while the other idles."""
     needs = [i for i in items if 'paper' in getattr(i, 'fixturenames', ())]
-    if needs: items[:] = [needs[0], *(i for i in items if i not in needs), *needs[1:]]
+    first, rest = needs[:1], [i for i in items if i not in needs]
+    longest_first = lambda group: sorted(group, key=lambda i: i.get_closest_marker('long') is None)   # a stable sort
+    items[:] = first + longest_first(rest) + longest_first(needs[1:])
 
 def shared(tmp_path_factory, name, build):
     """A test-session resource built once even when pytest-xdist runs several workers: the first worker to ask builds it under a

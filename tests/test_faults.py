@@ -309,6 +309,7 @@ def _wait(cond, p, timeout=240):
 LONG = ['--model', 'vgg08', '--epochs', '2', '--n_train', '4000', '--n_val', '200', '--n_test', '200', '--dataset', 'synthetic', '--device', 'cpu']
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_ctrl_c_stops_vgg_run_within_seconds_and_it_resumes(tmp_path):
     out = tmp_path/'custom-synthetic'/'i'
     p = subprocess.Popen([str(BIN/'vgg_run'), *LONG, '--runs_dir', str(tmp_path), '--name', 'i'], cwd=ROOT, start_new_session=True,
@@ -328,6 +329,7 @@ def test_ctrl_c_stops_vgg_run_within_seconds_and_it_resumes(tmp_path):
     assert same({**read_json(out/'metrics.json'), 'row': 'custom', 'profile': 'custom'}, {**ref, 'profile': 'custom'})
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(paper, tmp_path):
     runs, _ = paper
     args = ['--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', str(tmp_path), '--only', 'VGG_08', 'BN-Baseline']

@@ -49,7 +49,7 @@ def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
     runs, _ = paper
     rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
     args = [*SMOKE, '--runs_dir', str(tmp_path), '--only', *rows]
-    p = _sweep_until(args, lambda: (tmp_path/'smoke-synthetic/bn-baseline/checkpoint.pt').exists())
+    p = _sweep_until(args, lambda: (tmp_path/'smoke-synthetic/bn-baseline/history.csv').exists())   # written just after the first checkpoint
     os.killpg(p.pid, signal.SIGKILL); p.wait()
     st = status(tmp_path)
     assert st['VGG_08']['status'] == 'complete' and st['BN-x2']['status'] == 'missing'
@@ -59,6 +59,7 @@ def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
     for slug in ('vgg_08', 'bn-baseline', 'bn-x2'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_ray_sweep_matches_sequential(paper, tmp_path):
     runs, _ = paper
     rows = ['VGG_08', 'VGG_38', 'BN-seed=10']                        # three rows for two slots: one waits for a free one

@@ -156,6 +156,7 @@ def test_bad_parameter_in_a_real_process(tmp_path):
     assert '--lr' in err and 'a number' in err, err
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_vgg_run_end_to_end_kill_resume_and_force(tmp_path, reference):
     "vgg_run through papermill: killed after its first checkpoint, run again to the same metrics; finished runs are kept."
     args = ['--model', 'vgg08', '--epochs', '3', '--n_train', '300', '--n_val', '100', '--n_test', '100', '--dataset', 'synthetic',
