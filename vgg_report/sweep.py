@@ -74,7 +74,7 @@ def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50) -> float:
     if dev.type == 'cuda': torch.cuda.synchronize()
     return (time.perf_counter() - t0) / (steps * bs * 3 * model_macs('vgg38_bn'))
 
-RUN_OVERHEAD_S = 15.0  # starting papermill and a kernel, importing torch, loading data: measured at 12-17 s per run here
+RUN_OVERHEAD_S = 5.0  # starting a kernel, importing torch, loading data, plotting, beyond the training: measured at 4-5 s per smoke run here
 
 def fmt_secs(s: float) -> str:
     s = int(round(s))
