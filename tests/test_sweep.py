@@ -45,6 +45,7 @@ def _sweep_until(args, cond, timeout=300):
     return p
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
     runs, _ = paper
     rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
