@@ -1,3 +1,4 @@
+import json, os
 import pytest, torch
 from torch import nn
 from vgg_report.models import create_model, MODELS
@@ -30,3 +31,42 @@ def test_seed_fixes_init():
     torch.manual_seed(3); a = create_model('vgg08')
     torch.manual_seed(3); b = create_model('vgg08')
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+def _notebook(path, cells):
+    "Write a notebook of code cells, as a user would in JupyterLab."
+    import nbformat
+    nb = nbformat.v4.new_notebook(); nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, str(path))
+
+@pytest.mark.slow
+def test_a_notebook_of_your_own_registers_a_model_everywhere(tmp_path):
+    """In a copy of the project: a new numbered notebook that exports a module with a block and a registered model, nbdev_export,
+    and nothing else edited. The model is then listed by vgg_run --list_models, accepted in a grid file, and trained by a papermill
+    kernel of vgg_sweep: every process finds it."""
+    import subprocess, shutil
+    from conftest import ROOT, BIN, run_cli
+    proj = tmp_path/'proj'; proj.mkdir()
+    for f in ('settings.ini', 'setup.py'): shutil.copy(ROOT/f, proj/f)
+    for d in ('nbs', 'vgg_report'): shutil.copytree(ROOT/d, proj/d, ignore=shutil.ignore_patterns('__pycache__', '.ipynb_checkpoints'))
+    _notebook(proj/'nbs'/'10_myblocks.ipynb', [
+        '#| default_exp myblocks',
+        '#| export\nfrom torch import nn\nfrom vgg_report.models import VGG, register_model',
+        '#| export\nclass PlainBlock(nn.Sequential):\n    "conv → ReLU, size kept."\n'
+        '    def __init__(self): super().__init__(nn.Conv2d(32, 32, 3, padding=1), nn.ReLU())\n\n'
+        "@register_model('vgg11_plain')\ndef vgg11_plain(num_classes: int = 100) -> nn.Module: return VGG(1, num_classes, block=PlainBlock)"])
+    before = {p.relative_to(proj): p.read_bytes() for p in proj.rglob('*') if p.is_file()}
+    env = {k: v for k, v in os.environ.items() if k != 'IN_TEST'}
+    r = subprocess.run([str(BIN/'nbdev_export')], cwd=proj, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    changed = sorted(str(p.relative_to(proj)) for p in proj.rglob('*') if p.is_file() and before.get(p.relative_to(proj)) != p.read_bytes())
+    assert changed == ['vgg_report/_modidx.py', 'vgg_report/myblocks.py'], changed      # the export and nbdev's index of it, nothing else
+    mine = {'PYTHONPATH': str(proj), 'VGG_REPORT_ROOT': str(proj)}                      # this copy's package and notebooks
+    r = run_cli('vgg_run', '--list_models', env=mine)
+    line = next((l for l in r.stdout.splitlines() if l.startswith('vgg11_plain ')), None)
+    assert r.returncode == 0 and line and 'vgg_report.myblocks' in line, r.stdout + r.stderr
+    (tmp_path/'mine.csv').write_text('name,model,lr\nPlain-11,vgg11_plain,1e-3\n')
+    r = run_cli('vgg_sweep', '--grid', tmp_path/'mine.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', env=mine)
+    assert r.returncode == 0 and '1 complete' in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    m = json.loads((tmp_path/'runs'/'smoke-synthetic'/'plain-11'/'metrics.json').read_text())
+    assert m['model'] == 'vgg11_plain' and m['status'] == 'complete'
+    assert m['params'] == int(line.split()[1].replace(',', ''))                      # the same network in the kernel and the listing

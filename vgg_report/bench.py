@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from fastcore.script import call_parse
 from .core import UserError, cli_errors, get_device, seed_everything
-from .models import create_model, MODELS
+from .models import create_model, check_model
 from .data import synthetic_data, CIFAR_MEAN, CIFAR_STD
 from .hooks import GradFlow, Hooks, weight_params
 from .train import train_epoch, evaluate, device_name, compile_model, compile_errors, check_compile
@@ -174,7 +174,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
     return the numbers and ratios, rewriting the JSON file `out` after every measurement (a stopped benchmark keeps what it measured).
     Floor, ours and baseline are measured `repeat` times, interleaved, and each keeps its best: a busy host slows a round, never speeds it."""
     dev = get_device(device)
-    if model not in MODELS: raise UserError(f"--model {model!r} is not a model; use one of {', '.join(MODELS)}")
+    check_model(model)
     if n_images < 2 * batch_size: raise UserError(f"--n_images must be at least two batches ({2 * batch_size}), got {n_images}")
     check_compile(compile)
     if pack < 1: raise UserError(f"--pack must be ≥ 1, got {pack}")

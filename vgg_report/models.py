@@ -4,14 +4,18 @@
 
 # %% ../nbs/01_models.ipynb #fc891a70
 from __future__ import annotations
+import importlib, sys
 from collections import OrderedDict
+from functools import partial
+from pathlib import Path
 import torch
 from torch import nn
 from .core import UserError
 
 # %% auto #0
-__all__ = ['NF', 'SLOPE', 'MODELS', 'conv3x3', 'act', 'EntryBlock', 'ReductionBlock', 'ProcessingBlock', 'VGG', 'create_model',
-           'count_params', 'conv_layers']
+__all__ = ['NF', 'SLOPE', 'MODELS', 'conv3x3', 'act', 'EntryBlock', 'ReductionBlock', 'ProcessingBlock', 'VGG', 'count_params',
+           'conv_layers', 'register_model', 'load_models', 'check_model', 'create_model', 'vgg', 'vgg08', 'vgg38',
+           'vgg08_bn', 'vgg38_bn', 'vgg38_rc', 'vgg38_bn_rc']
 
 # %% ../nbs/01_models.ipynb #3b9d17a7
 NF, SLOPE = 32, 0.01
@@ -62,32 +66,20 @@ class ProcessingBlock(nn.Module):
 
 # %% ../nbs/01_models.ipynb #b3d40f63
 class VGG(nn.Sequential):
-    "The seed report's VGG: entry block, 3 × (`depth` processing blocks + reduction block), global pool, linear."
-    def __init__(self, depth: int, num_classes: int = 100, bn: bool = False, residual: bool = False, stages: int = 3):
+    "The seed report's VGG: entry block, 3 × (`depth` processing blocks + a reduction block), global pool, linear; blocks passed in."
+    def __init__(self, depth: int,  # processing blocks per stage: 0 for VGG_08, 5 for VGG_38
+                 num_classes: int = 100,
+                 block=ProcessingBlock,  # `block()` makes one processing block (32 channels in and out, size kept)
+                 reduction=ReductionBlock,  # `reduction()` makes one reduction block (halves the size)
+                 stages: int = 3):
         layers = OrderedDict(input_conv=EntryBlock())
         for s in range(stages):
-            for j in range(depth): layers[f'block_{s}_{j}'] = ProcessingBlock(bn=bn, residual=residual)
-            layers[f'reduction_block_{s}'] = ReductionBlock(bn=bn)
+            for j in range(depth): layers[f'block_{s}_{j}'] = block()
+            layers[f'reduction_block_{s}'] = reduction()
         layers['global_pool'] = nn.AdaptiveAvgPool2d(1)
         layers['flatten'] = nn.Flatten()
         layers['logit_linear_layer'] = nn.Linear(NF, num_classes)
         super().__init__(layers)
-        self.depth, self.bn, self.residual = depth, bn, residual
-
-MODELS = {  # name: (processing blocks per stage, batch norm, residual connections)
-    'vgg08':       dict(depth=0, bn=False, residual=False),
-    'vgg38':       dict(depth=5, bn=False, residual=False),
-    'vgg08_bn':    dict(depth=0, bn=True,  residual=False),
-    'vgg38_bn':    dict(depth=5, bn=True,  residual=False),
-    'vgg38_rc':    dict(depth=5, bn=False, residual=True),
-    'vgg38_bn_rc': dict(depth=5, bn=True,  residual=True),
-}
-
-def create_model(name: str, num_classes: int = 100) -> VGG:
-    "Build the model called `name` (one of `MODELS`), initialised with PyTorch's defaults from the global seed."
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
-    return VGG(num_classes=num_classes, **MODELS[name])
 
 def count_params(model: nn.Module) -> int:
     "Number of trainable parameters."
@@ -96,3 +88,55 @@ def count_params(model: nn.Module) -> int:
 def conv_layers(model: nn.Module) -> list:
     "The model's convolutions, in order."
     return [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+
+# %% ../nbs/01_models.ipynb #b2e1d4c3
+MODELS = {}  # name -> builder(num_classes=100) -> nn.Module, filled by @register_model where each model is defined
+
+def register_model(name: str):
+    "Decorator: register `builder(num_classes=100) -> nn.Module` as the model `name`."
+    def _register(builder):
+        old = MODELS.get(name)
+        if old is not None and old.__qualname__ != builder.__qualname__:
+            raise ValueError(f"model {name!r} is already registered by {old.__module__}.{old.__qualname__}; register yours under another name")
+        MODELS[name] = builder
+        return builder
+    return _register
+
+def load_models() -> dict:
+    "Import every module of the package that registers models (the exported modules of your own notebooks too); return the registry."
+    import vgg_report
+    pkg = Path(vgg_report.__file__).resolve().parent
+    for f in sorted(pkg.glob('*.py')):
+        mod = f'{pkg.name}.{f.stem}'
+        if f.stem.startswith('_') or mod in sys.modules: continue
+        if '@register_model(' in f.read_text(errors='replace'): importlib.import_module(mod)
+    return MODELS
+
+def check_model(name: str, flag: str = '--model') -> str:
+    "`name` when it is a registered model; else a `UserError` listing the registered ones."
+    if name not in MODELS: load_models()
+    if name not in MODELS:
+        raise UserError(f"{flag} {name!r} is not a model; use one of {', '.join(MODELS)} (vgg_run --list_models describes them)")
+    return name
+
+def create_model(name: str, num_classes: int = 100) -> nn.Module:
+    "Build the registered model `name`, initialised with PyTorch's defaults from the global seed."
+    return MODELS[check_model(name)](num_classes=num_classes)
+
+# %% ../nbs/01_models.ipynb #d4e3f6a5
+def vgg(depth: int, num_classes: int = 100, bn: bool = False, residual: bool = False) -> VGG:
+    "The seed report's VGG with its own blocks: BN after every convolution when `bn`, skip connections when `residual`."
+    return VGG(depth, num_classes, block=partial(ProcessingBlock, bn=bn, residual=residual), reduction=partial(ReductionBlock, bn=bn))
+
+@register_model('vgg08')
+def vgg08(num_classes: int = 100) -> VGG: return vgg(0, num_classes)
+@register_model('vgg38')
+def vgg38(num_classes: int = 100) -> VGG: return vgg(5, num_classes)
+@register_model('vgg08_bn')
+def vgg08_bn(num_classes: int = 100) -> VGG: return vgg(0, num_classes, bn=True)
+@register_model('vgg38_bn')
+def vgg38_bn(num_classes: int = 100) -> VGG: return vgg(5, num_classes, bn=True)
+@register_model('vgg38_rc')
+def vgg38_rc(num_classes: int = 100) -> VGG: return vgg(5, num_classes, residual=True)
+@register_model('vgg38_bn_rc')
+def vgg38_bn_rc(num_classes: int = 100) -> VGG: return vgg(5, num_classes, bn=True, residual=True)

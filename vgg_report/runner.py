@@ -11,7 +11,7 @@ import torch
 from fastcore.script import call_parse
 from .core import UserError, cli_errors, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
 from .data import resolve_dataset, find_cifar100, can_download
-from .models import MODELS
+from .models import MODELS, check_model, create_model, count_params, load_models
 from .train import RunConfig, read_json, write_json, check_number, PRECISIONS
 
 # %% auto #0
@@ -80,10 +80,10 @@ def read_grid(path) -> list:
         v = dict(zip(header, (x.strip() for x in values)))
         try:
             if not v['name']: raise UserError("the name is empty")
-            if v['model'] not in MODELS: raise UserError(f"model {v['model']!r} is not a model; use one of {', '.join(MODELS)}")
+            check_model(v['model'], 'model')
             r = Row(v['name'], v['model'], check_number('lr', v['lr'], float, 0),
                     check_number('batch_size', v.get('batch_size') or 100, int, 1, strict=False), check_number('seed', v.get('seed') or 0, int, 0, strict=False))
-        except UserError as e: raise UserError(f"{where}: {str(e).replace('--', '')}") from None
+        except UserError as e: raise UserError(f"{where}: {re.sub('^--', '', str(e))}") from None
         if r.slug in slugs: raise UserError(f"{where}: the row {r.name!r} has the same folder name as line {slugs[r.slug]}; rename one")
         if r.name in ROWS and ROWS[r.name] != r:
             raise UserError(f"{where}: {r.name!r} is a row of the built-in grid with another configuration; give your row another name")
@@ -284,7 +284,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
 @call_parse
 @cli_errors
 def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see --list_rows)
-            model: str = None,  # explicit configuration: the model (vgg08, vgg38, vgg08_bn, vgg38_bn, vgg38_rc, vgg38_bn_rc)
+            model: str = None,  # explicit configuration: a registered model (see --list_models)
             lr: str = None,  # explicit configuration: learning rate (default 1e-3)
             batch_size: str = None,  # explicit configuration: batch size (default 100)
             seed: str = None,  # explicit configuration: seed (default 0)
@@ -302,8 +302,12 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
             name: str = None,  # folder name for an explicit configuration
             force: bool = False,  # run a finished run again (the old folder is kept aside)
             list_rows: bool = False,  # list the grid's rows and the profiles, then exit
+            list_models: bool = False,  # list the registered models with their parameter counts, then exit
            ):
     "Run one experiment of the study (a grid row or an explicit configuration) through the experiment notebook."
+    if list_models:
+        for n in load_models(): print(f'{n:16} {count_params(create_model(n)):>11,} parameters  ({MODELS[n].__module__})')
+        return
     if list_rows:
         for g, rows in (('paper', PAPER_GRID), ('extended', EXTENDED_GRID)):
             for r in rows: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from .core import UserError, seed_everything, get_device, project_root, DEVICES, FileLock, die_with_parent, on_stop_signals
-from .models import create_model, count_params, MODELS
+from .models import create_model, count_params, check_model
 from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset
 from .hooks import GradFlow
 
@@ -55,7 +55,7 @@ def check_compile(mode: str) -> str:
 class RunConfig:
     "Every parameter of one training run (SPEC §4), with the names used in notebooks, grid, files and tables."
     row: str = 'custom'  # the row's name in the grid (SPEC §6), or a name of your own
-    model: str = 'vgg08'  # one of vgg_report.models.MODELS
+    model: str = 'vgg08'  # a registered model (vgg_report.models.MODELS; vgg_run --list_models)
     lr: float = 1e-3  # initial learning rate of Adam
     batch_size: int = 100  # training batch size
     seed: int = 0  # seeds the model's initialisation, the batch order and the augmentation
@@ -73,7 +73,7 @@ class RunConfig:
 
     def validate(self) -> 'RunConfig':
         "Check and normalise every parameter; raise a one-line UserError for the first bad one."
-        if self.model not in MODELS: raise UserError(f"--model {self.model!r} is not a model; use one of {', '.join(MODELS)}")
+        check_model(self.model)
         self.lr = check_number('lr', self.lr, float, 0)
         self.batch_size = check_number('batch_size', self.batch_size, int, 1, strict=False)
         self.seed = check_number('seed', self.seed, int, 0, strict=False)
