@@ -89,7 +89,8 @@ GROUPS = {  # table group: (rows, the varied parameter's column)
     'batch': (['BN-x1/2', 'BN-Baseline', 'BN-x2'], 'batch size'),
     'seed': (['BN-Baseline', 'BN-seed=10', 'BN-seed=20'], 'seed'),
 }
-SEED_FAMILIES = {'VGG_08': 'vgg08', 'VGG_38': 'vgg38', 'BN': 'vgg38_bn', 'RC': 'vgg38_rc', 'BN+RC': 'vgg38_bn_rc', 'BN+RC-x10': 'vgg38_bn_rc'}
+SEED_FAMILIES = {'VGG_08': 'vgg08', 'VGG_38': 'vgg38', 'BN': 'vgg38_bn', 'RC': 'vgg38_rc', 'BN+RC': 'vgg38_bn_rc', 'BN+RC-x10': 'vgg38_bn_rc',
+                 'Dense': 'vgg38_dense', 'BN+Dense': 'vgg38_bn_dense'}
 
 def _param(r: RunRecord, col):
     return {'lr': f'{r.row.lr:g}', 'batch size': str(r.row.batch_size), 'seed': str(r.row.seed)}[col]

@@ -45,9 +45,10 @@ def _seeds(row: Row, seeds=(10, 20)) -> list:
     "`row` and its copies with other seeds, named `<row>-seed=<seed>`."
     return [row] + [Row(f'{row.name}-seed={s}', row.model, row.lr, row.batch_size, s) for s in seeds]
 
-EXTENDED_GRID = [  # beyond the seed report: residual connections, and three seeds for every model (SPEC §6)
+EXTENDED_GRID = [  # beyond the seed report: residual and dense connections, and three seeds for every model (SPEC §6)
     *_seeds(Row('VGG_08', 'vgg08', 1e-3))[1:], *_seeds(Row('VGG_38', 'vgg38', 1e-3))[1:],
     *_seeds(Row('RC', 'vgg38_rc', 1e-3)), *_seeds(Row('BN+RC', 'vgg38_bn_rc', 1e-3)), *_seeds(Row('BN+RC-x10', 'vgg38_bn_rc', 1e-2)),
+    *_seeds(Row('Dense', 'vgg38_dense', 1e-3)), *_seeds(Row('BN+Dense', 'vgg38_bn_dense', 1e-3)),   # models of nbs/10_dense.ipynb
 ]
 GRIDS = {'paper': PAPER_GRID, 'extended': EXTENDED_GRID, 'all': PAPER_GRID + EXTENDED_GRID}
 ROWS = {r.name: r for r in GRIDS['all']}
