@@ -1,5 +1,5 @@
 "Issue: the report (figures, tables, verdicts, PDF) from a smoke run set, its guards, and reproducibility."
-import hashlib, json, re, shutil, subprocess
+import hashlib, json, math, re, shutil, subprocess
 from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli, call_cli, one_error_line, shared
@@ -105,3 +105,36 @@ def test_guards(paper, tmp_path):
     # no finished run, from a real process
     r = run_cli('vgg_build_report', '--profile', 'quick', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', '--out', tmp_path/'out4')
     assert r.returncode == 2 and 'no finished run' in one_error_line(r) and not (tmp_path/'out4').exists()
+
+def test_remedies_table_figure_and_sentence_in_the_pdf(built):
+    "The paper grid's run set holds plain VGG_38 (seed 0) and BN (three seeds), no other remedy: the table says so, row by row."
+    _, out, _, text = built
+    tab = (out/'report/tables/tab_remedies.tex').read_text()
+    rows = {l.split(' & ')[0]: l for l in tab.splitlines() if l.count(' & ') == 6}
+    assert list(rows)[1:] == ['plain', 'BN', 'RC', 'Dense', 'BN+RC', 'BN+Dense'], tab
+    assert ' 1/3 ' in rows['plain'] and ' 3/3 ' in rows['BN'] and ' 0/3 ' in rows['Dense'] and '302,980' in rows['BN+Dense']
+    numbers = (out/'report/numbers.tex').read_text()
+    assert '\\newcommand{\\RemediesVerdict}{could not be judged: the run set has no finished run of RC, Dense, BN+RC, BN+Dense}' in numbers
+    assert 'could not be judged: the run set has no finished run of RC' in ' '.join(text.split())
+
+def test_remedies_sentence_when_they_ran(paper):
+    "With plain VGG_38 and three remedies finished (two stood in by other finished runs), the sentence names the best remedy by its mean."
+    from dataclasses import replace
+    from vgg_report.report import remedies_verdict, remedies_table, first_layer_grads
+    from vgg_report.runner import ROWS
+    runs, _ = paper
+    recs = load_run_set('smoke', 'synthetic', runs)
+    recs['RC'], recs['Dense'] = replace(recs['VGG_08'], row=ROWS['RC']), replace(recs['BN-x5'], row=ROWS['Dense'])
+    val = lambda *names: sum(recs[n].metrics['val_acc'] for n in names) / len(names)
+    acc = {'BN': val('BN-Baseline', 'BN-seed=10', 'BN-seed=20'), 'RC': val('VGG_08'), 'Dense': val('BN-x5')}
+    best = max(acc, key=acc.get)
+    s = remedies_verdict(recs)
+    assert s.startswith(f"{best} reaches the highest mean validation accuracy, {fmt_acc(acc[best])}% (plain VGG_38: {fmt_acc(val('VGG_38'))}%)"), s
+    assert s.endswith('; not in this run set: BN+RC, BN+Dense'), s
+    grad = lambda *names: sum(first_layer_grads(recs, n) for n in names) / len(names)
+    lift = {k: math.log10(v / grad('VGG_38')) for k, v in
+            {'BN': grad('BN-Baseline', 'BN-seed=10', 'BN-seed=20'), 'RC': grad('VGG_08'), 'Dense': grad('BN-x5')}.items()}
+    lo, hi = min(lift, key=lift.get), max(lift, key=lift.get)
+    assert f"by {lift[lo]:.1f} ({lo}) to {lift[hi]:.1f} ({hi}) orders of magnitude" in s, (s, lift)
+    t = remedies_table(recs).set_index('remedy')
+    assert t.loc['RC', 'seeds'] == '1/3' and t.loc['BN', 'seeds'] == '3/3' and t.loc['plain', 'model'] == 'vgg38'

@@ -16,14 +16,16 @@ from .core import UserError, cli_errors, project_root, runs_dir as _runs_dir, nb
 from .runner import Row, GRIDS, ROWS, run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .sweep import plan
 from .train import read_json
+from .models import create_model, count_params
 from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 
 # %% auto #0
-__all__ = ['CHANCE', 'GROUPS', 'SEED_FAMILIES', 'PAPER', 'TOLERANCE', 'COMPARED', 'FIGURES', 'TABLES', 'LATEX_SOURCES',
-           'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss', 'fmt_epoch', 'header',
-           'booktabs', 'group_table', 'mean_std', 'seed_family', 'extended_table', 'paper_vs_ours', 'paper_table',
-           'first_layer_grads', 'claims', 'numbers_tex', 'provenance_table', 'setup_style', 'save_fig', 'fig_grad_flow',
-           'fig_curves', 'fig_seeds', 'fig_heatmap', 'write_report_files', 'build_pdf', 'vgg_build_report']
+__all__ = ['CHANCE', 'GROUPS', 'SEED_FAMILIES', 'PAPER', 'TOLERANCE', 'COMPARED', 'FIGURES', 'REMEDIES', 'TABLES',
+           'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss', 'fmt_epoch',
+           'header', 'booktabs', 'group_table', 'mean_std', 'seed_family', 'extended_table', 'paper_vs_ours',
+           'paper_table', 'first_layer_grads', 'claims', 'numbers_tex', 'provenance_table', 'setup_style', 'save_fig',
+           'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap', 'remedies_table', 'remedies_verdict',
+           'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
 
 # %% ../nbs/08_report.ipynb #810534aa
 @dataclass
@@ -350,6 +352,60 @@ FIGURES = {  # file name: (caption for the notebook, builder)
     'fig_7_grad_heatmap': fig_heatmap,
 }
 
+# %% ../nbs/08_report.ipynb #r3m3d1e6
+REMEDIES = {'plain': 'VGG_38', 'BN': 'BN', 'RC': 'RC', 'Dense': 'Dense', 'BN+RC': 'BN+RC', 'BN+Dense': 'BN+Dense'}  # label: seed family
+
+def _complete(rs): return [r for r in rs if r.finished and r.metrics['status'] == 'complete']
+
+def _first_grad(rs):
+    "The first layer's epoch-1 mean |grad|, averaged over the runs that have one; None when none has."
+    g = [v for v in (first_layer_grads({r.row.name: r}, r.row.name) for r in rs) if v]
+    return float(np.mean(g)) if g else None
+
+def remedies_table(recs: dict) -> pd.DataFrame:
+    "Plain VGG_38 and every remedy: parameters, seeds finished, validation and test accuracy (mean ± std), first-layer gradient."
+    out = []
+    for label, fam in REMEDIES.items():
+        rs = seed_family(recs, fam); fin = _complete(rs); g = _first_grad(fin)
+        out.append({'remedy': label, 'model': rs[0].row.model, 'params': f'{count_params(create_model(rs[0].row.model)):,}',
+                    'seeds': f'{len(fin)}/{len(rs)}', 'val acc': mean_std([r.metrics['val_acc'] for r in fin], True),
+                    'test acc': mean_std([r.metrics['test_acc'] for r in fin], True), 'first-layer |grad|': f'{g:.1e}' if g else '--'})
+    return pd.DataFrame(out)
+
+def remedies_verdict(recs: dict) -> str:
+    "One sentence, from the runs, on what the remedies do to the first layer's gradient and to validation accuracy."
+    fins = {label: _complete(seed_family(recs, fam)) for label, fam in REMEDIES.items()}
+    missing = [label for label, fin in fins.items() if not fin]
+    if 'plain' in missing or len(missing) > len(REMEDIES) - 3:          # plain VGG_38 and at least two remedies
+        return f"could not be judged: the run set has no finished run of {', '.join(missing)}"
+    acc = {label: float(np.mean([r.metrics['val_acc'] for r in fin])) for label, fin in fins.items() if fin}
+    best = max((l for l in acc if l != 'plain'), key=acc.get)
+    s = (f"{best} reaches the highest mean validation accuracy, {fmt_acc(acc[best])}% (plain VGG_38: {fmt_acc(acc['plain'])}%)")
+    g0 = _first_grad(fins['plain'])
+    lift = {l: math.log10(_first_grad(fin) / g0) for l, fin in fins.items() if fin and l != 'plain' and g0 and _first_grad(fin)}
+    if lift: s += (f"; every remedy run lifts the first layer's epoch-1 gradient above plain VGG_38's by {min(lift.values()):.1f} "
+                   f"({min(lift, key=lift.get)}) to {max(lift.values()):.1f} ({max(lift, key=lift.get)}) orders of magnitude")
+    return s + (f"; not in this run set: {', '.join(missing)}" if missing else '')
+
+def fig_remedies(recs):
+    "The first layer's mean |grad| (log axis) and the validation accuracy per epoch, for the seed-0 run of plain VGG_38 and every remedy."
+    fig, axs = plt.subplots(1, 2, figsize=(7, 2.8))
+    shown = 0
+    for i, (label, fam) in enumerate(REMEDIES.items()):
+        r = seed_family(recs, fam)[0]
+        if not r.finished: continue
+        g = r.grad_flow[r.grad_flow.layer == 'input_conv_conv_0']
+        axs[0].plot(g.epoch, g.epoch_mean, marker='.', color=f'C{i}', label=label)
+        axs[1].plot(r.history.epoch, 100 * r.history.val_acc, marker='.', color=f'C{i}', label=label); shown += 1
+    if not shown:
+        for ax in axs: _missing(ax, 'remedies', 'no finished run')
+        return fig
+    axs[0].set_yscale('log'); axs[0].set_title('first layer: mean |grad| per epoch'); axs[1].set_title('validation accuracy (%)')
+    for ax in axs: ax.set_xlabel('epoch'); ax.legend(fontsize=6)
+    fig.tight_layout(); return fig
+
+FIGURES['fig_8_remedies'] = fig_remedies
+
 # %% ../nbs/08_report.ipynb #2f0a2bd2
 TABLES = {'tab_1_lr_loss': ('lr', 'loss'), 'tab_2_lr_acc': ('lr', 'acc'), 'tab_3_batch_loss': ('batch', 'loss'),
           'tab_4_batch_acc': ('batch', 'acc'), 'tab_5_seed_loss': ('seed', 'loss'), 'tab_6_seed_acc': ('seed', 'acc')}
@@ -375,8 +431,10 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
     cl = claims(recs)
     cdf = pd.DataFrame([{'claim of the seed report': c['claim'], 'verdict': c['verdict']} for c in cl])
     written.append(rep/'tables'/'tab_claims.tex'); written[-1].write_text(booktabs(cdf, 'p{0.62\\linewidth}l', 'report notebook', run_set))
+    written.append(rep/'tables'/'tab_remedies.tex'); written[-1].write_text(booktabs(remedies_table(recs), 'llrrrrr', 'report notebook', run_set))
     written.append(rep/'tables'/'tab_provenance.tex'); written[-1].write_text(booktabs(provenance_table(recs), 'llllll', 'report notebook', run_set))
-    written.append(rep/'numbers.tex'); written[-1].write_text(numbers_tex(recs, profile, dataset, run_set, cl, pv))
+    written.append(rep/'numbers.tex')
+    written[-1].write_text(numbers_tex(recs, profile, dataset, run_set, cl, pv) + _macro('RemediesVerdict', tex_escape(remedies_verdict(recs))))
     return dict(files=written, claims=cl, paper=pv)
 
 def build_pdf(out=None, quiet: bool = True) -> Path:
