@@ -49,9 +49,10 @@ test-fast: install
 
 # The whole study and its PDF: the auto profile (full on a GPU, quick on a CPU) on the auto dataset
 # (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in). Resumable: run it again after a stop.
+# A `--grid FILE` in SWEEP_ARGS goes on to the report too, so that the file's rows reach its tables and figures.
 report: install
 	$(VENV)/bin/vgg_sweep --profile auto --dataset auto $(SWEEP_ARGS)
-	$(VENV)/bin/vgg_build_report --profile auto --dataset auto
+	$(VENV)/bin/vgg_build_report --profile auto --dataset auto $$(printf '%s\n' $(SWEEP_ARGS) | awk 'g {print "--grid", $$0; exit} $$0 == "--grid" {g = 1}')
 
 lab: install
 	$(VENV)/bin/jupyter lab nbs

@@ -39,15 +39,18 @@ def _notebook(path, cells):
     nbformat.write(nb, str(path))
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_notebook_of_your_own_registers_a_model_everywhere(tmp_path):
     """In a copy of the project: a new numbered notebook that exports a module with a block and a registered model, nbdev_export,
-    and nothing else edited. The model is then listed by vgg_run --list_models, accepted in a grid file, and trained by a papermill
-    kernel of vgg_sweep: every process finds it."""
+    and nothing else edited. The model is then listed by vgg_run --list_models, accepted in a grid file, trained by a papermill
+    kernel of vgg_sweep (every process finds it), and the grid file's row reaches the report's tables and its PDF."""
     import subprocess, shutil
     from conftest import ROOT, BIN, run_cli
     proj = tmp_path/'proj'; proj.mkdir()
     for f in ('settings.ini', 'setup.py'): shutil.copy(ROOT/f, proj/f)
     for d in ('nbs', 'vgg_report'): shutil.copytree(ROOT/d, proj/d, ignore=shutil.ignore_patterns('__pycache__', '.ipynb_checkpoints'))
+    (proj/'report').mkdir()
+    for f in ('report.tex', 'references.bib'): shutil.copy(ROOT/'report'/f, proj/'report'/f)   # the report's LaTeX sources
     _notebook(proj/'nbs'/'10_myblocks.ipynb', [
         '#| default_exp myblocks',
         '#| export\nfrom torch import nn\nfrom vgg_report.models import VGG, register_model',
@@ -70,3 +73,10 @@ def test_a_notebook_of_your_own_registers_a_model_everywhere(tmp_path):
     m = json.loads((tmp_path/'runs'/'smoke-synthetic'/'plain-11'/'metrics.json').read_text())
     assert m['model'] == 'vgg11_plain' and m['status'] == 'complete'
     assert m['params'] == int(line.split()[1].replace(',', ''))                      # the same network in the kernel and the listing
+    r = run_cli('vgg_build_report', '--grid', tmp_path/'mine.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs',
+                '--out', tmp_path/'out', env=mine)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    ext = (tmp_path/'out'/'report'/'tables'/'tab_extended.tex').read_text()
+    assert any(l.startswith('Plain-11 & 0.001 & 1/1 & ') for l in ext.splitlines()), ext   # its own family, with its numbers
+    text = subprocess.run(['pdftotext', str(tmp_path/'out'/'report'/'report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
+    assert 'Plain-11' in text

@@ -20,12 +20,12 @@ from .models import create_model, count_params
 from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 
 # %% auto #0
-__all__ = ['CHANCE', 'GROUPS', 'SEED_FAMILIES', 'PAPER', 'TOLERANCE', 'COMPARED', 'FIGURES', 'REMEDIES', 'TABLES',
-           'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss', 'fmt_epoch',
-           'header', 'booktabs', 'group_table', 'mean_std', 'seed_family', 'extended_table', 'paper_vs_ours',
-           'paper_table', 'first_layer_grads', 'claims', 'numbers_tex', 'provenance_table', 'setup_style', 'save_fig',
-           'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap', 'remedies_table', 'remedies_verdict',
-           'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
+__all__ = ['CHANCE', 'GROUPS', 'PAPER', 'TOLERANCE', 'COMPARED', 'HEATMAP_ROWS', 'FIGURES', 'REMEDIES', 'TABLES', 'LATEX_SOURCES',
+           'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss', 'fmt_epoch', 'header',
+           'booktabs', 'family_of', 'seed_families', 'group_table', 'mean_std', 'seed_family', 'extended_table',
+           'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'numbers_tex', 'provenance_table',
+           'setup_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap', 'remedies_table',
+           'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
 
 # %% ../nbs/08_report.ipynb #810534aa
 @dataclass
@@ -37,8 +37,10 @@ class RunRecord:
     def finished(self) -> bool: return self.status in ('complete', 'diverged')
 
 def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'all') -> dict:
-    "`{row name: RunRecord}` for `grid` in the run set `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness."
-    jobs = plan(grid, None, profile, dataset, runs_dir, quiet=True)
+    """`{row name: RunRecord}` for every built-in row, and the rows of `grid` when it is a CSV grid file, in the run set
+    `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness."""
+    jobs = plan('all', None, profile, dataset, runs_dir, quiet=True)
+    if grid not in GRIDS: jobs += [j for j in plan(grid, None, profile, dataset, runs_dir, quiet=True) if j.name not in ROWS]
     recs = {}
     for j in jobs:
         st = run_state(j.out, j.cfg.hash)
@@ -91,8 +93,20 @@ GROUPS = {  # table group: (rows, the varied parameter's column)
     'batch': (['BN-x1/2', 'BN-Baseline', 'BN-x2'], 'batch size'),
     'seed': (['BN-Baseline', 'BN-seed=10', 'BN-seed=20'], 'seed'),
 }
-SEED_FAMILIES = {'VGG_08': 'vgg08', 'VGG_38': 'vgg38', 'BN': 'vgg38_bn', 'RC': 'vgg38_rc', 'BN+RC': 'vgg38_bn_rc', 'BN+RC-x10': 'vgg38_bn_rc',
-                 'Dense': 'vgg38_dense', 'BN+Dense': 'vgg38_bn_dense'}
+
+def family_of(name: str) -> str:
+    "The seed family of a row: its name without `-seed=N`; the seed report's BN rows (BN-Baseline, BN-seed=N) are the family `BN`."
+    base = re.sub(r'-seed=\d+$', '', name)
+    return 'BN' if base in ('BN-Baseline', 'BN') else base
+
+def seed_families(names) -> dict:
+    """`{family: [row names]}` in order of first appearance, for every row that is not one of the learning-rate or batch-size
+    variations of tables 1-4: the built-in models, and every row of a grid file, which therefore always reach the extended table."""
+    varied = {n for g in ('lr', 'batch') for n in GROUPS[g][0]} - {'BN-Baseline'}
+    fams = {}
+    for n in names:
+        if n not in varied: fams.setdefault(family_of(n), []).append(n)
+    return fams
 
 def _param(r: RunRecord, col):
     return {'lr': f'{r.row.lr:g}', 'batch size': str(r.row.batch_size), 'seed': str(r.row.seed)}[col]
@@ -132,16 +146,14 @@ def mean_std(vals, pct: bool = False) -> str:
     return f'{v.mean():.2f} ± {v.std(ddof=1):.2f}' if len(v) > 1 else f'{v.mean():.2f}'
 
 def seed_family(recs: dict, family: str) -> list:
-    "The records of one model at seeds 0, 10 and 20."
-    base = 'BN-Baseline' if family == 'BN' else family
-    names = [base, f'BN-seed=10', f'BN-seed=20'] if family == 'BN' else [base, f'{base}-seed=10', f'{base}-seed=20']
-    return [recs[n] for n in names if n in recs]
+    "The records of one family's rows (a model at its seeds), in grid order."
+    return [recs[n] for n in seed_families(recs).get(family, [])]
 
 def extended_table(recs: dict) -> pd.DataFrame:
-    "Every model's mean ± std over the seeds that finished (seeds 0, 10, 20)."
+    "Every family's mean ± std over the seeds that finished: the built-in models at seeds 0, 10, 20, and every grid-file model."
     out = []
-    for fam, model in SEED_FAMILIES.items():
-        rs = seed_family(recs, fam)
+    for fam, names in seed_families(recs).items():
+        rs = [recs[n] for n in names]
         fin = [r for r in rs if r.finished and r.metrics['status'] == 'complete']
         out.append({'model': fam, 'lr': f'{rs[0].row.lr:g}', 'seeds': f'{len(fin)}/{len(rs)}',
                     'train loss': mean_std([r.metrics['train_loss'] for r in fin]), 'val loss': mean_std([r.metrics['val_loss'] for r in fin]),
@@ -330,7 +342,9 @@ def fig_seeds(recs):
         ax.set_title(f'{split} accuracy'); ax.set_xlabel('epoch'); ax.legend(fontsize=6)
     fig.tight_layout(); return fig
 
-def fig_heatmap(recs, names=('VGG_08', 'VGG_38', 'BN-Baseline', 'BN+RC')):
+HEATMAP_ROWS = ('VGG_08', 'VGG_38', 'BN-Baseline', 'BN+RC')   # and the first row of every grid-file family
+
+def fig_heatmap(recs, names=HEATMAP_ROWS):
     names = [n for n in names if n in recs and recs[n].finished]
     if not names:
         fig, ax = plt.subplots(figsize=(4, 2)); _missing(ax, 'gradient heatmap', 'no finished run'); return fig
@@ -349,7 +363,7 @@ FIGURES = {  # file name: (caption for the notebook, builder)
     'fig_4_lr': lambda r: fig_curves(r, GROUPS['lr'][0], ('acc',)),
     'fig_5_batch': lambda r: fig_curves(r, GROUPS['batch'][0], ('acc',)),
     'fig_6_seeds': fig_seeds,
-    'fig_7_grad_heatmap': fig_heatmap,
+    'fig_7_grad_heatmap': lambda r: fig_heatmap(r, [*HEATMAP_ROWS, *(ns[0] for ns in seed_families(r).values() if ns[0] not in ROWS)]),
 }
 
 # %% ../nbs/08_report.ipynb #r3m3d1e6
@@ -463,6 +477,7 @@ REPORT_NB = 'report.ipynb'
 @cli_errors
 def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full on a GPU, quick on a CPU), full, quick or smoke
                      dataset: str = 'auto',  # the run set's dataset: auto, cifar100 or synthetic
+                     grid: str = 'all',  # a CSV grid file swept into the same run set: its rows join the extended table and the heatmap
                      runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
                      out: str = None,  # write figures/ and report/ under this folder instead of the project's
                      data_dir: str = None,  # data directory (to resolve --dataset auto)
@@ -471,7 +486,8 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full
     import papermill as pm
     jobs = plan('all', None, profile, dataset, runs_dir, data_dir, quiet=True)
     prof, ds = jobs[0].cfg.profile, jobs[0].cfg.dataset
-    recs = load_run_set(prof, ds, runs_dir)                 # the guards, before any work
+    if grid not in GRIDS: grid = str(Path(grid).resolve())
+    recs = load_run_set(prof, ds, runs_dir, grid)           # the guards (and the grid file's checks), before any work
     n_fin = sum(r.finished for r in recs.values())
     if n_fin == 0: raise UserError(f"{jobs[0].out.parent} has no finished run; run `vgg_sweep --profile {prof} --dataset {ds}` first")
     check_kernel()
@@ -480,7 +496,7 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full
     print(f"report of {prof}-{ds}: {n_fin} of {len(recs)} rows finished; writing to {root/'figures'} and {root/'report'}", flush=True)
     try:
         pm.execute_notebook(str(nbs_dir()/REPORT_NB), str(root/'report'/'report_notebook.ipynb'), kernel_name=KERNEL, cwd=str(nbs_dir()),
-                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root)), progress_bar=False,
+                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root), grid=grid), progress_bar=False,
                             shutdown_kernel=KERNEL_SHUTDOWN)
     except pm.PapermillExecutionError as e:
         raise UserError(f"the report notebook failed ({e.ename}: {' '.join(str(e.evalue).split())}); see {root/'report'/'report_notebook.ipynb'}") from None
