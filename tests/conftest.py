@@ -1,7 +1,7 @@
 """Shared test set-up: offline, one thread, and two ways to run the project's console scripts: `run_cli` starts a real process (kept
 for each command and each kind of outcome: exit 0, one-line exit 2, exit 1 with a summary, exit 130), `call_cli` runs the same
 command inside the test process (argv, environment, working folder, exit status and output as the process would have them), which
-saves the ~4 s of importing torch that every bad-input case would otherwise pay."""
+saves the ~2 s that starting a Python process with torch costs every bad-input case."""
 import contextlib, io, os, runpy, subprocess, sys, traceback
 from pathlib import Path
 import pytest
