@@ -141,3 +141,12 @@ def test_sweep_bad_input_in_a_real_process(tmp_path):
     r = run_cli('vgg_sweep', '--dataset', 'synthetic', '--runs_dir', tmp_path, '--jobs', '0')
     assert r.returncode == 2 and '--jobs' in one_error_line(r), r.stderr
     assert not any(tmp_path.rglob('params.json'))
+
+def test_a_row_with_an_unregistered_model_is_named(monkeypatch, tmp_path):
+    "A grid whose row names a model nobody registered (a notebook not exported, a typo in the grid) fails in one line naming the row."
+    from vgg_report.runner import GRIDS, Row
+    from vgg_report.sweep import plan
+    from vgg_report.core import UserError
+    monkeypatch.setitem(GRIDS, 'extended', [Row('Mine', 'vgg38_mine', 1e-3)])
+    with pytest.raises(UserError, match="row Mine: model 'vgg38_mine' is not a model; use one of vgg08, vgg38"):
+        plan('extended', None, 'smoke', 'synthetic', tmp_path)

@@ -25,7 +25,7 @@ __all__ = ['CHANCE', 'GROUPS', 'PAPER', 'TOLERANCE', 'COMPARED', 'HEATMAP_ROWS',
            'booktabs', 'family_of', 'seed_families', 'group_table', 'mean_std', 'seed_family', 'extended_table',
            'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'numbers_tex', 'provenance_table',
            'setup_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap', 'remedies_table',
-           'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
+           'remedies_verdict', 'fig_remedies', 'check_study', 'write_report_files', 'build_pdf', 'vgg_build_report']
 
 # %% ../nbs/08_report.ipynb #810534aa
 @dataclass
@@ -41,6 +41,7 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'all') -
     `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness."""
     jobs = plan('all', None, profile, dataset, runs_dir, quiet=True)
     if grid not in GRIDS: jobs += [j for j in plan(grid, None, profile, dataset, runs_dir, quiet=True) if j.name not in ROWS]
+    check_study({j.name: j.row for j in jobs})
     recs = {}
     for j in jobs:
         st = run_state(j.out, j.cfg.hash)
@@ -419,6 +420,19 @@ def fig_remedies(recs):
     fig.tight_layout(); return fig
 
 FIGURES['fig_8_remedies'] = fig_remedies
+
+# %% ../nbs/08_report.ipynb #c5t6d7y9
+def check_study(rows, groups=None, paper=None, remedies=None, heatmap=None):
+    "A `UserError` naming the first row that a table group, the paper's numbers, a remedy or the heatmap names but `rows` lacks."
+    groups, paper = GROUPS if groups is None else groups, PAPER if paper is None else paper
+    remedies, heatmap = REMEDIES if remedies is None else remedies, HEATMAP_ROWS if heatmap is None else heatmap
+    fams = seed_families(rows)
+    named = [*((f'the table group {g!r}', n) for g, (ns, _) in groups.items() for n in ns), *(('the seed report\'s numbers', n) for n in paper),
+             *((f'the heatmap', n) for n in heatmap)]
+    for where, n in named:
+        if n not in rows: raise UserError(f"{where} names the row {n!r}, which is not a row of the grid; use one of {', '.join(rows)}")
+    for label, fam in remedies.items():
+        if fam not in fams: raise UserError(f"the remedy {label!r} names the family {fam!r}, which no row of the grid belongs to; use one of {', '.join(fams)}")
 
 # %% ../nbs/08_report.ipynb #2f0a2bd2
 TABLES = {'tab_1_lr_loss': ('lr', 'loss'), 'tab_2_lr_acc': ('lr', 'acc'), 'tab_3_batch_loss': ('batch', 'loss'),

@@ -13,7 +13,7 @@ import torch
 from fastcore.script import call_parse, Param
 from .core import UserError, cli_errors, runs_dir as _runs_dir, get_device
 from .data import resolve_dataset
-from .models import create_model
+from .models import create_model, check_model
 from .train import RunConfig, read_json, check_number
 from .runner import (Row, GRIDS, PROFILES, select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
                                prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, FAILURE)
@@ -38,6 +38,7 @@ def plan(grid: str = 'paper', only=None, profile: str = 'auto', dataset: str = '
     ds = resolve_dataset(dataset, data_dir, quiet=quiet)
     jobs = []
     for r in rows:
+        check_model(r.model, f'row {r.name}: model')              # a row whose model is not registered is named in the error
         cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision, compile=compile, quiet=True)
         jobs.append(Job(r, cfg, run_folder(runs_dir, prof, ds, slug)))
     return jobs
