@@ -72,8 +72,11 @@ def test_ray_sweep_matches_sequential(paper, tmp_path):
 def test_two_sweeps_never_run_a_row_twice(tmp_path):
     args = [*SMOKE, '--runs_dir', str(tmp_path), '--only', 'BN-Baseline']
     a = _sweep_until(args, lambda: run_lock(tmp_path/'smoke-synthetic'/'bn-baseline').locked_elsewhere())
-    assert status(tmp_path)['BN-Baseline']['status'] == 'running'
-    b = run_cli('vgg_sweep', *args)
+    os.killpg(a.pid, signal.SIGSTOP)             # A stays inside the row, holding its lock, however fast the host finishes a smoke row
+    try:
+        assert status(tmp_path)['BN-Baseline']['status'] == 'running'
+        b = run_cli('vgg_sweep', *args)
+    finally: os.killpg(a.pid, signal.SIGCONT)
     assert b.returncode == 0 and '1 busy' in b.stdout, b.stdout
     out, _ = a.communicate(timeout=300)
     assert a.returncode == 0 and b'1 complete' in out
