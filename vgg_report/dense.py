@@ -4,10 +4,9 @@
 
 # %% ../nbs/10_dense.ipynb #d4475967
 from __future__ import annotations
-from collections import OrderedDict
 import torch
 from torch import nn
-from .models import NF, EntryBlock, VGG, conv3x3, act, register_model
+from .models import NF, EntryBlock, conv_unit, register_model
 
 # %% auto #0
 __all__ = ['GROWTH', 'DenseBlock', 'DenseTransition', 'DenseVGG', 'vgg38_dense', 'vgg38_bn_dense']
@@ -15,26 +14,20 @@ __all__ = ['GROWTH', 'DenseBlock', 'DenseTransition', 'DenseVGG', 'vgg38_dense',
 # %% ../nbs/10_dense.ipynb #bf53edeb
 GROWTH = 16  # channels each dense block adds (k)
 
-def _dense_unit(m: nn.Module, i: int, ni: int, nf: int, bias: bool, bn: bool):
-    "Register `conv_i` (ni → nf), then `bn_i` when asked, then `act_i` on `m`."
-    setattr(m, f'conv_{i}', conv3x3(ni, nf, bias=bias))
-    if bn: setattr(m, f'bn_{i}', nn.BatchNorm2d(nf))
-    setattr(m, f'act_{i}', act())
-
 class DenseBlock(nn.Sequential):
     "Block `j` of a dense stage: the stage's input and the `j` earlier outputs (32 + k·j channels) in, k new channels out."
     def __init__(self, j: int, bn: bool = False, k: int = GROWTH):
         super().__init__()
-        _dense_unit(self, 0, NF + k * j, k, bias=False, bn=bn)
-        _dense_unit(self, 1, k, k, bias=False, bn=bn)
+        conv_unit(self, 0, NF + k * j, k, bias=False, bn=bn)
+        conv_unit(self, 1, k, k, bias=False, bn=bn)
 
 class DenseTransition(nn.Sequential):
     "A dense stage's reduction block: all 32 + k·n channels in, 32 out, the size halved by average pooling."
     def __init__(self, n: int, bn: bool = False, k: int = GROWTH):
         super().__init__()
-        _dense_unit(self, 0, NF + k * n, NF, bias=True, bn=bn)
+        conv_unit(self, 0, NF + k * n, NF, bias=True, bn=bn)
         self.pool = nn.AvgPool2d(2, stride=2)
-        _dense_unit(self, 1, NF, NF, bias=True, bn=bn)
+        conv_unit(self, 1, NF, NF, bias=True, bn=bn)
 
 # %% ../nbs/10_dense.ipynb #0d698f4d
 class DenseVGG(nn.Module):

@@ -13,9 +13,9 @@ from torch import nn
 from .core import UserError
 
 # %% auto #0
-__all__ = ['NF', 'SLOPE', 'MODELS', 'conv3x3', 'act', 'EntryBlock', 'ReductionBlock', 'ProcessingBlock', 'VGG', 'count_params',
-           'conv_layers', 'register_model', 'load_models', 'check_model', 'create_model', 'vgg', 'vgg08', 'vgg38',
-           'vgg08_bn', 'vgg38_bn', 'vgg38_rc', 'vgg38_bn_rc']
+__all__ = ['NF', 'SLOPE', 'MODELS', 'conv3x3', 'act', 'conv_unit', 'EntryBlock', 'ReductionBlock', 'ProcessingBlock', 'VGG',
+           'count_params', 'conv_layers', 'register_model', 'load_models', 'check_model', 'create_model', 'vgg',
+           'vgg08', 'vgg38', 'vgg08_bn', 'vgg38_bn', 'vgg38_rc', 'vgg38_bn_rc']
 
 # %% ../nbs/01_models.ipynb #3b9d17a7
 NF, SLOPE = 32, 0.01
@@ -26,33 +26,33 @@ def conv3x3(ni: int, nf: int = NF, bias: bool = False) -> nn.Conv2d:
 
 def act() -> nn.Module: return nn.LeakyReLU(SLOPE)
 
-def _unit(m: nn.Module, i: int, ni: int, bias: bool, bn: bool):
-    "Register `conv_i`, then `bn_i` when asked, then `act_i` on `m`."
-    setattr(m, f'conv_{i}', conv3x3(ni, NF, bias=bias))
-    if bn: setattr(m, f'bn_{i}', nn.BatchNorm2d(NF))
+def conv_unit(m: nn.Module, i: int, ni: int, nf: int = NF, bias: bool = False, bn: bool = False):
+    "Register `conv_i` (ni → nf channels), then `bn_i` when asked, then `act_i` on `m`: the unit every block is made of."
+    setattr(m, f'conv_{i}', conv3x3(ni, nf, bias=bias))
+    if bn: setattr(m, f'bn_{i}', nn.BatchNorm2d(nf))
     setattr(m, f'act_{i}', act())
 
 class EntryBlock(nn.Sequential):
     "`input_conv`: conv 3→32 without bias → BatchNorm → leaky ReLU; its BN is there in every variant."
     def __init__(self, in_channels: int = 3):
         super().__init__()
-        _unit(self, 0, in_channels, bias=False, bn=True)
+        conv_unit(self, 0, in_channels, bias=False, bn=True)
 
 class ReductionBlock(nn.Sequential):
     "`reduction_block_s`: conv_0 → (bn_0) → act → avg-pool 2×2 → conv_1 → (bn_1) → act; both convs with bias."
     def __init__(self, bn: bool = False):
         super().__init__()
-        _unit(self, 0, NF, bias=True, bn=bn)
+        conv_unit(self, 0, NF, bias=True, bn=bn)
         self.pool = nn.AvgPool2d(2, stride=2)
-        _unit(self, 1, NF, bias=True, bn=bn)
+        conv_unit(self, 1, NF, bias=True, bn=bn)
 
 class ProcessingBlock(nn.Module):
     "`block_s_j`: conv_0 → (bn_0) → act → conv_1 → (bn_1) → [+ x when residual] → act; no biases, size kept."
     def __init__(self, bn: bool = False, residual: bool = False):
         super().__init__()
         self.residual = residual
-        _unit(self, 0, NF, bias=False, bn=bn)
-        _unit(self, 1, NF, bias=False, bn=bn)
+        conv_unit(self, 0, NF, bias=False, bn=bn)
+        conv_unit(self, 1, NF, bias=False, bn=bn)
 
     def _bn(self, i, h):
         bn = getattr(self, f'bn_{i}', None)

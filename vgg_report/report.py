@@ -131,7 +131,7 @@ def group_table(recs: dict, group: str, kind: str) -> pd.DataFrame:
                       'ep. to 40%': _cell(r, 'epochs_to_40', fmt_epoch), 'ep. to 45%': _cell(r, 'epochs_to_45', fmt_epoch)})
         out.append(d)
     if group == 'seed':
-        fin = [recs[n] for n in rows if recs[n].finished and recs[n].metrics['status'] == 'complete']
+        fin = _complete([recs[n] for n in rows])
         d = {'model': f'mean ± std (n={len(fin)})', col: ''}
         keys = ['train_loss', 'val_loss', 'test_loss'] if kind == 'loss' else ['train_acc', 'val_acc', 'test_acc']
         for k, c in zip(keys, [c for c in out[0] if c not in ('model', col)]):
@@ -139,6 +139,8 @@ def group_table(recs: dict, group: str, kind: str) -> pd.DataFrame:
         if kind == 'acc': d['ep. to 40%'] = d['ep. to 45%'] = ''
         out.append(d)
     return pd.DataFrame(out)
+
+def _complete(rs): return [r for r in rs if r.finished and r.metrics['status'] == 'complete']
 
 def mean_std(vals, pct: bool = False) -> str:
     "`mean ± std` (sample std) of the non-missing `vals`, '--' when there are none."
@@ -155,7 +157,7 @@ def extended_table(recs: dict) -> pd.DataFrame:
     out = []
     for fam, names in seed_families(recs).items():
         rs = [recs[n] for n in names]
-        fin = [r for r in rs if r.finished and r.metrics['status'] == 'complete']
+        fin = _complete(rs)
         out.append({'model': fam, 'lr': f'{rs[0].row.lr:g}', 'seeds': f'{len(fin)}/{len(rs)}',
                     'train loss': mean_std([r.metrics['train_loss'] for r in fin]), 'val loss': mean_std([r.metrics['val_loss'] for r in fin]),
                     'train acc': mean_std([r.metrics['train_acc'] for r in fin], True), 'val acc': mean_std([r.metrics['val_acc'] for r in fin], True),
@@ -208,8 +210,10 @@ def _val(recs, name, key='val_acc'):
     return r.metrics.get(key) if r is not None and r.finished and r.metrics['status'] == 'complete' else None
 
 def first_layer_grads(recs: dict, name: str):
-    "Mean |grad| of the first convolution in the first epoch (epoch mean), or None."
-    r = recs.get(name)
+    "Mean |grad| of the first convolution in the first epoch (epoch mean) of the row `name`, or None."
+    return _first_layer_grad(recs.get(name))
+
+def _first_layer_grad(r):
     if r is None or not r.finished: return None
     g = r.grad_flow
     v = g[(g.epoch == g.epoch.min()) & (g.layer == 'input_conv_conv_0')].epoch_mean
@@ -370,11 +374,9 @@ FIGURES = {  # file name: (caption for the notebook, builder)
 # %% ../nbs/08_report.ipynb #r3m3d1e6
 REMEDIES = {'plain': 'VGG_38', 'BN': 'BN', 'RC': 'RC', 'Dense': 'Dense', 'BN+RC': 'BN+RC', 'BN+Dense': 'BN+Dense'}  # label: seed family
 
-def _complete(rs): return [r for r in rs if r.finished and r.metrics['status'] == 'complete']
-
 def _first_grad(rs):
     "The first layer's epoch-1 mean |grad|, averaged over the runs that have one; None when none has."
-    g = [v for v in (first_layer_grads({r.row.name: r}, r.row.name) for r in rs) if v]
+    g = [v for v in map(_first_layer_grad, rs) if v]
     return float(np.mean(g)) if g else None
 
 def remedies_table(recs: dict) -> pd.DataFrame:
@@ -396,8 +398,9 @@ def remedies_verdict(recs: dict) -> str:
     acc = {label: float(np.mean([r.metrics['val_acc'] for r in fin])) for label, fin in fins.items() if fin}
     best = max((l for l in acc if l != 'plain'), key=acc.get)
     s = (f"{best} reaches the highest mean validation accuracy, {fmt_acc(acc[best])}% (plain VGG_38: {fmt_acc(acc['plain'])}%)")
-    g0 = _first_grad(fins['plain'])
-    lift = {l: math.log10(_first_grad(fin) / g0) for l, fin in fins.items() if fin and l != 'plain' and g0 and _first_grad(fin)}
+    grads = {l: _first_grad(fin) for l, fin in fins.items()}
+    g0 = grads['plain']
+    lift = {l: math.log10(g / g0) for l, g in grads.items() if l != 'plain' and g and g0}
     if lift: s += (f"; every remedy run lifts the first layer's epoch-1 gradient above plain VGG_38's by {min(lift.values()):.1f} "
                    f"({min(lift, key=lift.get)}) to {max(lift.values()):.1f} ({max(lift, key=lift.get)}) orders of magnitude")
     return s + (f"; not in this run set: {', '.join(missing)}" if missing else '')
