@@ -3,7 +3,7 @@ import hashlib, json, math, re, shutil, subprocess
 from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli, call_cli, one_error_line, shared
-from vgg_report.runner import GRIDS, PAPER_GRID
+from vgg_report.study import GRIDS, PAPER_GRID
 from vgg_report.report import fmt_acc, fmt_loss, FIGURES, load_run_set, write_report_files
 from vgg_report.train import read_json, write_json
 
@@ -121,7 +121,7 @@ def test_remedies_sentence_when_they_ran(paper):
     "With plain VGG_38 and three remedies finished (two stood in by other finished runs), the sentence names the best remedy by its mean."
     from dataclasses import replace
     from vgg_report.report import remedies_verdict, remedies_table, first_layer_grads
-    from vgg_report.runner import ROWS
+    from vgg_report.study import ROWS
     runs, _ = paper
     recs = load_run_set('smoke', 'synthetic', runs)
     recs['RC'], recs['Dense'] = replace(recs['VGG_08'], row=ROWS['RC']), replace(recs['BN-x5'], row=ROWS['Dense'])
@@ -138,3 +138,29 @@ def test_remedies_sentence_when_they_ran(paper):
     assert f"by {lift[lo]:.1f} ({lo}) to {lift[hi]:.1f} ({hi}) orders of magnitude" in s, (s, lift)
     t = remedies_table(recs).set_index('remedy')
     assert t.loc['RC', 'seeds'] == '1/3' and t.loc['BN', 'seeds'] == '3/3' and t.loc['plain', 'model'] == 'vgg38'
+
+def test_grid_file_rows_join_the_table_and_family_they_name(paper, tmp_path):
+    """A grid file's `group` column puts a row into that table group's tables, in order of the varied parameter, and into the
+    claims that read the group; its `family` column joins rows of other names into one line of the extended table, mean ± std."""
+    runs, _ = paper
+    base = tmp_path/'runs'/'smoke-synthetic'
+    shutil.copytree(runs/'smoke-synthetic', base)
+    for src, dst in (('bn-x1_10', 'mine-lr'), ('bn-baseline', 'mine-a'), ('bn-seed-10', 'mine-b')): shutil.copytree(base/src, base/dst)
+    (tmp_path/'mine.csv').write_text('name,model,lr,seed,family,group\nMine-lr,vgg38_bn,1e-4,0,,lr\n'
+                                    'Mine-a,vgg38_bn,1e-3,0,Mine,\nMine-b,vgg38_bn,1e-3,10,Mine,\n')
+    recs = load_run_set('smoke', 'synthetic', tmp_path/'runs', grid=str(tmp_path/'mine.csv'))
+    write_report_files(recs, 'smoke', 'synthetic', tmp_path/'out')
+    tables = tmp_path/'out/report/tables'
+    lr = [l.split(' & ')[0] for l in (tables/'tab_2_lr_acc.tex').read_text().splitlines() if ' & ' in l][1:]
+    assert lr == ['BN-x1/10', 'Mine-lr', 'BN-Baseline', 'BN-x5', 'BN-x10', 'BN-x45'], lr
+    m = read_json(base/'bn-x1_10/metrics.json')
+    assert f"Mine-lr & 0.0001 & {fmt_acc(m['train_acc'])} & {fmt_acc(m['val_acc'])}" in (tables/'tab_2_lr_acc.tex').read_text()
+    ext = {l.split(' & ')[0]: l for l in (tables/'tab_extended.tex').read_text().splitlines() if ' & ' in l}
+    vals = [100 * read_json(base/s/'metrics.json')['val_acc'] for s in ('bn-baseline', 'bn-seed-10')]
+    assert 'Mine-a' not in ext and ' 2/2 ' in ext['Mine'], ext
+    mean, std = sum(vals) / 2, abs(vals[0] - vals[1]) / 2 ** 0.5
+    assert f'{mean:.2f} ± {std:.2f}' in ext['Mine'], (ext['Mine'], vals)
+    from vgg_report.report import claims
+    lr_claim = next(c for c in claims(recs) if c['key'] == 'BestLr')
+    best = max(['BN-x1/10', 'Mine-lr', 'BN-Baseline', 'BN-x5', 'BN-x10', 'BN-x45'], key=lambda n: (recs[n].metrics['val_acc'], n == 'BN-Baseline'))
+    assert f'at {best} ' in lr_claim['evidence'], (lr_claim, best)

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 from conftest import BIN, ROOT, run_cli, call_cli, one_error_line
 from vgg_report.core import FileLock
-from vgg_report.runner import PAPER_GRID, run_lock
+from vgg_report.runner import run_lock
+from vgg_report.study import PAPER_GRID
 from vgg_report.train import read_json, write_json, load_checkpoint, save_checkpoint
 
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
@@ -147,7 +148,7 @@ def test_sweep_bad_input_in_a_real_process(tmp_path):
 
 def test_a_row_with_an_unregistered_model_is_named(monkeypatch, tmp_path):
     "A grid whose row names a model nobody registered (a notebook not exported, a typo in the grid) fails in one line naming the row."
-    from vgg_report.runner import GRIDS, Row
+    from vgg_report.study import GRIDS, Row
     from vgg_report.sweep import plan
     from vgg_report.core import UserError
     monkeypatch.setitem(GRIDS, 'extended', [Row('Mine', 'vgg38_mine', 1e-3)])

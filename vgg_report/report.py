@@ -13,19 +13,20 @@ import matplotlib
 import matplotlib.pyplot as plt
 from fastcore.script import call_parse
 from .core import UserError, cli_errors, project_root, runs_dir as _runs_dir, nbs_dir
-from .runner import Row, GRIDS, ROWS, run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
+from .runner import run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
+from .study import (Row, GRIDS, ROWS, TABLE_GROUPS, PAPER, TOLERANCE, COMPARED, CHANCE, CLAIMS, FIGURE_ROWS, FIGURE_GROUPS,
+                              REMEDIES, group_rows, seed_families, check_study)
 from .sweep import plan
 from .train import read_json
 from .models import create_model, count_params
 from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 
 # %% auto #0
-__all__ = ['CHANCE', 'GROUPS', 'PAPER', 'TOLERANCE', 'COMPARED', 'HEATMAP_ROWS', 'FIGURES', 'REMEDIES', 'TABLES', 'LATEX_SOURCES',
-           'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss', 'fmt_epoch', 'header',
-           'booktabs', 'family_of', 'seed_families', 'group_table', 'mean_std', 'seed_family', 'extended_table',
+__all__ = ['FIGURES', 'TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss',
+           'fmt_epoch', 'header', 'booktabs', 'mean_std', 'group_table', 'seed_family', 'extended_table',
            'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'numbers_tex', 'provenance_table',
            'setup_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap', 'remedies_table',
-           'remedies_verdict', 'fig_remedies', 'check_study', 'write_report_files', 'build_pdf', 'vgg_build_report']
+           'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
 
 # %% ../nbs/08_report.ipynb #810534aa
 @dataclass
@@ -41,7 +42,7 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'all') -
     `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness."""
     jobs = plan('all', None, profile, dataset, runs_dir, quiet=True)
     if grid not in GRIDS: jobs += [j for j in plan(grid, None, profile, dataset, runs_dir, quiet=True) if j.name not in ROWS]
-    check_study({j.name: j.row for j in jobs})
+    check_study([j.row for j in jobs])
     recs = {}
     for j in jobs:
         st = run_state(j.out, j.cfg.hash)
@@ -62,7 +63,6 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'all') -
     return recs
 
 # %% ../nbs/08_report.ipynb #5145aec4
-CHANCE = 0.01
 _TEX_ESC = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{', '}': r'\}',
             '~': r'\textasciitilde{}', '^': r'\textasciicircum{}'}
 
@@ -88,57 +88,17 @@ def booktabs(df: pd.DataFrame, align: str = None, source: str = '', run_set: str
     lines += ['\\bottomrule', '\\end{tabular}', '']
     return '\n'.join(lines)
 
-# %% ../nbs/08_report.ipynb #e741acda
-GROUPS = {  # table group: (rows, the varied parameter's column)
-    'lr': (['BN-x1/10', 'BN-Baseline', 'BN-x5', 'BN-x10', 'BN-x45'], 'lr'),
-    'batch': (['BN-x1/2', 'BN-Baseline', 'BN-x2'], 'batch size'),
-    'seed': (['BN-Baseline', 'BN-seed=10', 'BN-seed=20'], 'seed'),
-}
+# %% ../nbs/08_report.ipynb #4cc4fbb7
+def _rows(recs: dict) -> list: return [r.row for r in recs.values()]
+def _group(recs: dict, group: str) -> list: return [r.name for r in group_rows(_rows(recs), group)]
 
-def family_of(name: str) -> str:
-    "The seed family of a row: its name without `-seed=N`; the seed report's BN rows (BN-Baseline, BN-seed=N) are the family `BN`."
-    base = re.sub(r'-seed=\d+$', '', name)
-    return 'BN' if base in ('BN-Baseline', 'BN') else base
-
-def seed_families(names) -> dict:
-    """`{family: [row names]}` in order of first appearance, for every row that is not one of the learning-rate or batch-size
-    variations of tables 1-4: the built-in models, and every row of a grid file, which therefore always reach the extended table."""
-    varied = {n for g in ('lr', 'batch') for n in GROUPS[g][0]} - {'BN-Baseline'}
-    fams = {}
-    for n in names:
-        if n not in varied: fams.setdefault(family_of(n), []).append(n)
-    return fams
-
-def _param(r: RunRecord, col):
-    return {'lr': f'{r.row.lr:g}', 'batch size': str(r.row.batch_size), 'seed': str(r.row.seed)}[col]
+def _param(r: RunRecord, field):
+    return {'lr': f'{r.row.lr:g}', 'batch_size': str(r.row.batch_size), 'seed': str(r.row.seed)}[field]
 
 def _cell(r: RunRecord, key, fmt):
     if not r.finished: return r.status
     if r.metrics['status'] == 'diverged': return 'diverged'     # never a number from a run whose loss became non-finite
     return fmt(r.metrics.get(key))
-
-def group_table(recs: dict, group: str, kind: str) -> pd.DataFrame:
-    "Loss (`kind='loss'`) or accuracy (`'acc'`) table of one group, as formatted text."
-    rows, col = GROUPS[group]
-    out = []
-    for name in rows:
-        r = recs[name]
-        d = {'model': name, col: _param(r, col)}
-        if kind == 'loss':
-            d.update({'train loss': _cell(r, 'train_loss', fmt_loss), 'val loss': _cell(r, 'val_loss', fmt_loss), 'test loss': _cell(r, 'test_loss', fmt_loss)})
-        else:
-            d.update({'train acc': _cell(r, 'train_acc', fmt_acc), 'val acc': _cell(r, 'val_acc', fmt_acc), 'test acc': _cell(r, 'test_acc', fmt_acc),
-                      'ep. to 40%': _cell(r, 'epochs_to_40', fmt_epoch), 'ep. to 45%': _cell(r, 'epochs_to_45', fmt_epoch)})
-        out.append(d)
-    if group == 'seed':
-        fin = _complete([recs[n] for n in rows])
-        d = {'model': f'mean ± std (n={len(fin)})', col: ''}
-        keys = ['train_loss', 'val_loss', 'test_loss'] if kind == 'loss' else ['train_acc', 'val_acc', 'test_acc']
-        for k, c in zip(keys, [c for c in out[0] if c not in ('model', col)]):
-            d[c] = mean_std([r.metrics[k] for r in fin], pct=kind == 'acc')
-        if kind == 'acc': d['ep. to 40%'] = d['ep. to 45%'] = ''
-        out.append(d)
-    return pd.DataFrame(out)
 
 def _complete(rs): return [r for r in rs if r.finished and r.metrics['status'] == 'complete']
 
@@ -148,15 +108,40 @@ def mean_std(vals, pct: bool = False) -> str:
     if len(v) == 0: return '--'
     return f'{v.mean():.2f} ± {v.std(ddof=1):.2f}' if len(v) > 1 else f'{v.mean():.2f}'
 
+# %% ../nbs/08_report.ipynb #49f6c9e1
+def group_table(recs: dict, group: str, kind: str) -> pd.DataFrame:
+    "Loss (`kind='loss'`) or accuracy (`'acc'`) table of one table group, as formatted text; the seed group adds mean ± std."
+    field = TABLE_GROUPS[group]; col = field.replace('_', ' ')
+    out = []
+    for name in _group(recs, group):
+        r = recs[name]
+        d = {'model': name, col: _param(r, field)}
+        if kind == 'loss':
+            d.update({'train loss': _cell(r, 'train_loss', fmt_loss), 'val loss': _cell(r, 'val_loss', fmt_loss), 'test loss': _cell(r, 'test_loss', fmt_loss)})
+        else:
+            d.update({'train acc': _cell(r, 'train_acc', fmt_acc), 'val acc': _cell(r, 'val_acc', fmt_acc), 'test acc': _cell(r, 'test_acc', fmt_acc),
+                      'ep. to 40%': _cell(r, 'epochs_to_40', fmt_epoch), 'ep. to 45%': _cell(r, 'epochs_to_45', fmt_epoch)})
+        out.append(d)
+    if group == 'seed':
+        fin = _complete([recs[n] for n in _group(recs, group)])
+        d = {'model': f'mean ± std (n={len(fin)})', col: ''}
+        keys = ['train_loss', 'val_loss', 'test_loss'] if kind == 'loss' else ['train_acc', 'val_acc', 'test_acc']
+        for k, c in zip(keys, [c for c in out[0] if c not in ('model', col)]):
+            d[c] = mean_std([r.metrics[k] for r in fin], pct=kind == 'acc')
+        if kind == 'acc': d['ep. to 40%'] = d['ep. to 45%'] = ''
+        out.append(d)
+    return pd.DataFrame(out)
+
+# %% ../nbs/08_report.ipynb #27e9b1b9
 def seed_family(recs: dict, family: str) -> list:
     "The records of one family's rows (a model at its seeds), in grid order."
-    return [recs[n] for n in seed_families(recs).get(family, [])]
+    return [recs[r.name] for r in seed_families(_rows(recs)).get(family, [])]
 
 def extended_table(recs: dict) -> pd.DataFrame:
-    "Every family's mean ± std over the seeds that finished: the built-in models at seeds 0, 10, 20, and every grid-file model."
+    "Every seed family's mean ± std over the seeds that finished: the built-in models at seeds 0, 10, 20, and every grid-file family."
     out = []
-    for fam, names in seed_families(recs).items():
-        rs = [recs[n] for n in names]
+    for fam, rows in seed_families(_rows(recs)).items():
+        rs = [recs[r.name] for r in rows]
         fin = _complete(rs)
         out.append({'model': fam, 'lr': f'{rs[0].row.lr:g}', 'seeds': f'{len(fin)}/{len(rs)}',
                     'train loss': mean_std([r.metrics['train_loss'] for r in fin]), 'val loss': mean_std([r.metrics['val_loss'] for r in fin]),
@@ -164,25 +149,7 @@ def extended_table(recs: dict) -> pd.DataFrame:
                     'test acc': mean_std([r.metrics['test_acc'] for r in fin], True)})
     return pd.DataFrame(out)
 
-# %% ../nbs/08_report.ipynb #eeddaee7
-PAPER = {  # row: {metric: value} (accuracy in %), SPEC §7
-    'BN-Baseline': dict(train_loss=1.45, val_loss=1.89, test_loss=1.90, train_acc=58.29, val_acc=50.24, test_acc=49.42, epochs_to_40=39, epochs_to_45=50),
-    'BN-x1/10': dict(train_loss=1.85, val_loss=2.30, test_loss=2.24, train_acc=48.83, val_acc=40.12, test_acc=41.53, epochs_to_40=45),
-    'BN-x5': dict(train_loss=1.61, val_loss=1.96, test_loss=1.96, train_acc=54.55, val_acc=47.92, test_acc=48.39, epochs_to_40=48),
-    'BN-x10': dict(train_loss=1.56, val_loss=1.96, test_loss=1.98, train_acc=55.62, val_acc=47.48, test_acc=48.05, epochs_to_40=80),
-    'BN-x45': dict(train_loss=1.97, val_loss=2.18, test_loss=2.17, train_acc=44.71, val_acc=40.92, test_acc=40.83, epochs_to_40=99),
-    'BN-x1/2': dict(train_loss=1.63, val_loss=1.94, test_loss=1.93, train_acc=54.20, val_acc=48.08, test_acc=48.16, epochs_to_45=60),
-    'BN-x2': dict(train_loss=1.45, val_loss=1.97, test_loss=1.96, train_acc=58.09, val_acc=48.04, test_acc=47.89, epochs_to_45=69),
-    'BN-seed=10': dict(train_loss=1.49, val_loss=1.94, test_loss=1.96, train_acc=57.31, val_acc=47.60, test_acc=48.65),
-    'BN-seed=20': dict(train_loss=1.60, val_loss=1.98, test_loss=1.98, train_acc=55.07, val_acc=46.32, test_acc=47.39),
-    'VGG_08': dict(train_loss=1.74, train_acc=51.59, val_loss=1.95, val_acc=46.84),
-    'VGG_38': dict(train_loss=4.61, train_acc=1.0, val_loss=4.61, val_acc=1.0),
-    'RC': dict(train_loss=1.33, train_acc=61.52, val_loss=1.84, val_acc=52.32),
-    'BN+RC': dict(train_loss=1.26, train_acc=62.99, val_loss=1.73, val_acc=53.76),
-}
-TOLERANCE = dict(acc=3.0, loss=0.15)
-COMPARED = ('val_acc', 'test_acc', 'train_loss')
-
+# %% ../nbs/08_report.ipynb #7887c75b
 def paper_vs_ours(recs: dict) -> pd.DataFrame:
     "Seed report vs this run set for each compared metric: paper, ours, difference, verdict."
     out = []
@@ -200,11 +167,12 @@ def paper_vs_ours(recs: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 def paper_table(df: pd.DataFrame) -> pd.DataFrame:
-    f = lambda v, acc: '--' if v is None or pd.isna(v) else (f'{v:.2f}' if acc else f'{v:.2f}')
-    return pd.DataFrame({'row': df.row, 'metric': df.metric, 'paper': [f(v, True) for v in df.paper],
-                         'ours': [f(v, True) for v in df.ours], 'diff': ['--' if pd.isna(v) else f'{v:+.2f}' for v in df['diff']], 'verdict': df.verdict})
+    "`paper_vs_ours` as text: two decimals, '--' for a missing value, a signed difference."
+    f = lambda v: '--' if v is None or pd.isna(v) else f'{v:.2f}'
+    return pd.DataFrame({'row': df.row, 'metric': df.metric, 'paper': [f(v) for v in df.paper], 'ours': [f(v) for v in df.ours],
+                         'diff': ['--' if pd.isna(v) else f'{v:+.2f}' for v in df['diff']], 'verdict': df.verdict})
 
-# %% ../nbs/08_report.ipynb #3c2c10b3
+# %% ../nbs/08_report.ipynb #ea18c9b1
 def _val(recs, name, key='val_acc'):
     r = recs.get(name)
     return r.metrics.get(key) if r is not None and r.finished and r.metrics['status'] == 'complete' else None
@@ -219,33 +187,24 @@ def _first_layer_grad(r):
     v = g[(g.epoch == g.epoch.min()) & (g.layer == 'input_conv_conv_0')].epoch_mean
     return float(v.iloc[0]) if len(v) else None
 
+class _Results:
+    "What a claim's test and evidence read of a run set (see `study.Claim`)."
+    def __init__(self, recs: dict): self.recs = recs
+    def __call__(self, name, key='val_acc'): return _val(self.recs, name, key)
+    def grad(self, name): return first_layer_grads(self.recs, name)
+    def group(self, group): return _group(self.recs, group)
+    def row(self, name): return self.recs[name].row
+
 def claims(recs: dict) -> list:
     "The seed report's claims, each `{key, claim, verdict, evidence}`."
-    out = []
-    def add(key, claim, need, test, evidence):
-        vals = [_val(recs, n) for n in need]
-        div = [n for n in need if n in recs and recs[n].finished and recs[n].metrics['status'] == 'diverged']
-        if div: out.append(dict(key=key, claim=claim, verdict='missing', evidence=f"{', '.join(div)} diverged (its loss became non-finite)"))
-        elif any(v is None for v in vals): out.append(dict(key=key, claim=claim, verdict='missing', evidence='a row it needs has not finished'))
-        else: out.append(dict(key=key, claim=claim, verdict='held' if test() else 'did not hold', evidence=evidence()))
-    add('PlainDoesNotLearn', 'plain VGG_38 does not learn', ['VGG_38'],
-        lambda: _val(recs, 'VGG_38') <= 2 * CHANCE and _val(recs, 'VGG_38', 'train_loss') >= math.log(100) - 0.05,
-        lambda: f"best validation accuracy {fmt_acc(_val(recs, 'VGG_38'))}% (chance {fmt_acc(CHANCE)}%), training loss {fmt_loss(_val(recs, 'VGG_38', 'train_loss'))} (ln 100 = 4.61)")
-    g08, g38 = first_layer_grads(recs, 'VGG_08'), first_layer_grads(recs, 'VGG_38')
-    add('GradientsVanish', "plain VGG_38's early-layer gradients vanish", ['VGG_08', 'VGG_38'],
-        lambda: g38 < 1e-3 * g08,
-        lambda: f"first-layer mean |grad| {g38:.1e} in VGG_38 against {g08:.1e} in VGG_08, {math.log10(g08 / g38):.1f} orders of magnitude smaller" if g38 and g08 else 'no gradient recorded')
-    add('BNTrains', 'batch normalization makes VGG_38 train', ['VGG_38', 'BN-Baseline'],
-        lambda: _val(recs, 'BN-Baseline') >= 2 * CHANCE and _val(recs, 'BN-Baseline') > _val(recs, 'VGG_38') + 0.01,
-        lambda: f"best validation accuracy {fmt_acc(_val(recs, 'BN-Baseline'))}% with BN against {fmt_acc(_val(recs, 'VGG_38'))}% without")
-    lr_rows = GROUPS['lr'][0]
-    best_lr = lambda: max(lr_rows, key=lambda n: (_val(recs, n), n == 'BN-Baseline'))
-    add('BestLr', 'the baseline learning rate 1e-3 is the best', lr_rows, lambda: best_lr() == 'BN-Baseline',
-        lambda: f"the best validation accuracy is {fmt_acc(_val(recs, best_lr()))}% at {best_lr()} (lr {ROWS[best_lr()].lr:g})")
-    bs_rows = GROUPS['batch'][0]
-    best_bs = lambda: max(bs_rows, key=lambda n: (_val(recs, n), n == 'BN-Baseline'))
-    add('BestBatch', 'batch size 100 is the best', bs_rows, lambda: best_bs() == 'BN-Baseline',
-        lambda: f"the best validation accuracy is {fmt_acc(_val(recs, best_bs()))}% at {best_bs()} (batch {ROWS[best_bs()].batch_size})")
+    v, out = _Results(recs), []
+    for c in CLAIMS:
+        need = [*c.rows, *(n for g in c.groups for n in v.group(g))]
+        div = [n for n in need if recs[n].finished and recs[n].metrics['status'] == 'diverged']
+        if div: verdict, evidence = 'missing', f"{', '.join(div)} diverged (its loss became non-finite)"
+        elif any(v(n) is None for n in need): verdict, evidence = 'missing', 'a row it needs has not finished'
+        else: verdict, evidence = ('held' if c.test(v) else 'did not hold'), c.evidence(v)
+        out.append(dict(key=c.key, claim=c.text, verdict=verdict, evidence=evidence))
     return out
 
 # %% ../nbs/08_report.ipynb #d30691c1
@@ -303,7 +262,7 @@ def provenance_table(recs: dict) -> pd.DataFrame:
         else: out.append({'run': name, 'status': r.status, 'config': '--', 'code': '--', 'device': '--', 'time (s)': '--'})
     return pd.DataFrame(out)
 
-# %% ../nbs/08_report.ipynb #cfeb4490
+# %% ../nbs/08_report.ipynb #4d2fb425
 def setup_style():
     import seaborn as sns
     sns.set_theme(context='paper', style='whitegrid', palette='colorblind', font_scale=0.9)
@@ -321,6 +280,7 @@ def save_fig(fig, folder: Path, name: str) -> list:
 def _missing(ax, name, status):
     ax.text(0.5, 0.5, f'{name}: {status}', ha='center', va='center', transform=ax.transAxes, color='grey'); ax.set_xticks([]); ax.set_yticks([])
 
+# %% ../nbs/08_report.ipynb #12332b59
 def fig_grad_flow(recs, names, title_suffix=''):
     fig, axs = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
     for ax, n in zip(axs[0], names):
@@ -338,18 +298,19 @@ def fig_curves(recs, names, metrics=('loss', 'acc')):
         ax.set_title({'loss': 'loss', 'acc': 'accuracy'}[metric])
     fig.tight_layout(); return fig
 
-def fig_seeds(recs):
+# %% ../nbs/08_report.ipynb #caed95fb
+def fig_seeds(recs, names):
+    "Train and validation accuracy of the seed group's runs, with their mean ± std band."
     fig, axs = plt.subplots(1, 2, figsize=(7, 2.8))
-    runs = [recs[n] for n in GROUPS['seed'][0] if recs[n].finished]
+    runs = [recs[n] for n in names if recs[n].finished]
     for ax, split in zip(axs, ('train', 'val')):
         for r in runs: ax.plot(r.history.epoch, r.history[f'{split}_acc'], lw=0.8, alpha=0.6, label=r.row.name)
         if len(runs) > 1: plot_band([r.history for r in runs], f'{split}_acc', ax=ax, label='mean ± std')
         ax.set_title(f'{split} accuracy'); ax.set_xlabel('epoch'); ax.legend(fontsize=6)
     fig.tight_layout(); return fig
 
-HEATMAP_ROWS = ('VGG_08', 'VGG_38', 'BN-Baseline', 'BN+RC')   # and the first row of every grid-file family
-
-def fig_heatmap(recs, names=HEATMAP_ROWS):
+def fig_heatmap(recs, names):
+    "Layer × epoch mean |grad| of each finished run of `names`, on one shared log colour scale."
     names = [n for n in names if n in recs and recs[n].finished]
     if not names:
         fig, ax = plt.subplots(figsize=(4, 2)); _missing(ax, 'gradient heatmap', 'no finished run'); return fig
@@ -361,19 +322,22 @@ def fig_heatmap(recs, names=HEATMAP_ROWS):
     fig.colorbar(im, ax=axs[0].tolist(), label='log$_{10}$ mean |grad|', pad=0.02)
     return fig
 
-FIGURES = {  # file name: (caption for the notebook, builder)
-    'fig_1_gradflow_vgg08_vgg38': lambda r: fig_grad_flow(r, ['VGG_08', 'VGG_38']),
-    'fig_2_curves_vgg08_vgg38_bn': lambda r: fig_curves(r, ['VGG_08', 'VGG_38', 'BN-Baseline']),
-    'fig_3_gradflow_bn': lambda r: fig_grad_flow(r, ['BN-Baseline']),
-    'fig_4_lr': lambda r: fig_curves(r, GROUPS['lr'][0], ('acc',)),
-    'fig_5_batch': lambda r: fig_curves(r, GROUPS['batch'][0], ('acc',)),
-    'fig_6_seeds': fig_seeds,
-    'fig_7_grad_heatmap': lambda r: fig_heatmap(r, [*HEATMAP_ROWS, *(ns[0] for ns in seed_families(r).values() if ns[0] not in ROWS)]),
+# %% ../nbs/08_report.ipynb #043f781a
+def _heatmap_rows(recs: dict) -> list:
+    "The heatmap's rows: the study's, then the first row of every seed family a grid file adds."
+    return [*FIGURE_ROWS['fig_7_grad_heatmap'], *(rs[0].name for rs in seed_families(_rows(recs)).values() if rs[0].name not in ROWS)]
+
+FIGURES = {  # file name: the figure of a run set (rows from study.FIGURE_ROWS and FIGURE_GROUPS)
+    'fig_1_gradflow_vgg08_vgg38': lambda r: fig_grad_flow(r, FIGURE_ROWS['fig_1_gradflow_vgg08_vgg38']),
+    'fig_2_curves_vgg08_vgg38_bn': lambda r: fig_curves(r, FIGURE_ROWS['fig_2_curves_vgg08_vgg38_bn']),
+    'fig_3_gradflow_bn': lambda r: fig_grad_flow(r, FIGURE_ROWS['fig_3_gradflow_bn']),
+    'fig_4_lr': lambda r: fig_curves(r, _group(r, FIGURE_GROUPS['fig_4_lr']), ('acc',)),
+    'fig_5_batch': lambda r: fig_curves(r, _group(r, FIGURE_GROUPS['fig_5_batch']), ('acc',)),
+    'fig_6_seeds': lambda r: fig_seeds(r, _group(r, FIGURE_GROUPS['fig_6_seeds'])),
+    'fig_7_grad_heatmap': lambda r: fig_heatmap(r, _heatmap_rows(r)),
 }
 
 # %% ../nbs/08_report.ipynb #r3m3d1e6
-REMEDIES = {'plain': 'VGG_38', 'BN': 'BN', 'RC': 'RC', 'Dense': 'Dense', 'BN+RC': 'BN+RC', 'BN+Dense': 'BN+Dense'}  # label: seed family
-
 def _first_grad(rs):
     "The first layer's epoch-1 mean |grad|, averaged over the runs that have one; None when none has."
     g = [v for v in map(_first_layer_grad, rs) if v]
@@ -423,19 +387,6 @@ def fig_remedies(recs):
     fig.tight_layout(); return fig
 
 FIGURES['fig_8_remedies'] = fig_remedies
-
-# %% ../nbs/08_report.ipynb #c5t6d7y9
-def check_study(rows, groups=None, paper=None, remedies=None, heatmap=None):
-    "A `UserError` naming the first row that a table group, the paper's numbers, a remedy or the heatmap names but `rows` lacks."
-    groups, paper = GROUPS if groups is None else groups, PAPER if paper is None else paper
-    remedies, heatmap = REMEDIES if remedies is None else remedies, HEATMAP_ROWS if heatmap is None else heatmap
-    fams = seed_families(rows)
-    named = [*((f'the table group {g!r}', n) for g, (ns, _) in groups.items() for n in ns), *(('the seed report\'s numbers', n) for n in paper),
-             *((f'the heatmap', n) for n in heatmap)]
-    for where, n in named:
-        if n not in rows: raise UserError(f"{where} names the row {n!r}, which is not a row of the grid; use one of {', '.join(rows)}")
-    for label, fam in remedies.items():
-        if fam not in fams: raise UserError(f"the remedy {label!r} names the family {fam!r}, which no row of the grid belongs to; use one of {', '.join(fams)}")
 
 # %% ../nbs/08_report.ipynb #2f0a2bd2
 TABLES = {'tab_1_lr_loss': ('lr', 'loss'), 'tab_2_lr_acc': ('lr', 'acc'), 'tab_3_batch_loss': ('batch', 'loss'),

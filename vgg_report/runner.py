@@ -12,57 +12,29 @@ from fastcore.script import call_parse
 from .core import UserError, cli_errors, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
+from .study import Row, slugify, PAPER_GRID, EXTENDED_GRID, GRIDS, ROWS
 from .train import RunConfig, read_json, write_json, check_number, PRECISIONS
 
 # %% auto #0
-__all__ = ['PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN',
-           'EXPERIMENT_NB', 'FAILURE', 'NOTEBOOK_PARAMS', 'Row', 'slugify', 'find_row', 'read_grid', 'select_rows',
-           'resolve_profile', 'run_folder', 'run_state', 'set_aside', 'prepare_run_folder', 'run_lock',
-           'check_writable', 'install_kernel', 'check_kernel', 'check_parameters', 'check_project', 'execute_run',
-           'RunFailed', 'build_config', 'vgg_run']
+__all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'FAILURE', 'NOTEBOOK_PARAMS', 'find_row',
+           'read_grid', 'select_rows', 'resolve_profile', 'run_folder', 'run_state', 'set_aside', 'prepare_run_folder',
+           'run_lock', 'check_writable', 'install_kernel', 'check_kernel', 'check_parameters', 'check_project',
+           'execute_run', 'RunFailed', 'build_config', 'vgg_run']
 
-# %% ../nbs/06_runner.ipynb #c52644ae
-@dataclass(frozen=True)
-class Row:
-    "One row of the report's tables: a named model / learning rate / batch size / seed."
-    name: str; model: str; lr: float; batch_size: int = 100; seed: int = 0
-    @property
-    def slug(self) -> str: return slugify(self.name)
-
-def slugify(name: str) -> str:
-    "A filesystem-safe folder name for a row: `BN-x1/10` → `bn-x1_10`, `BN-seed=10` → `bn-seed-10`."
-    s = name.strip().lower().replace('/', '_').replace('=', '-')
-    return re.sub(r'[^a-z0-9_.-]+', '-', s).strip('-.') or 'run'
-
-PAPER_GRID = [
-    Row('VGG_08', 'vgg08', 1e-3), Row('VGG_38', 'vgg38', 1e-3), Row('BN-Baseline', 'vgg38_bn', 1e-3),
-    Row('BN-x1/10', 'vgg38_bn', 1e-4), Row('BN-x5', 'vgg38_bn', 5e-3), Row('BN-x10', 'vgg38_bn', 1e-2), Row('BN-x45', 'vgg38_bn', 4.5e-2),
-    Row('BN-x1/2', 'vgg38_bn', 1e-3, batch_size=50), Row('BN-x2', 'vgg38_bn', 1e-3, batch_size=200),
-    Row('BN-seed=10', 'vgg38_bn', 1e-3, seed=10), Row('BN-seed=20', 'vgg38_bn', 1e-3, seed=20),
-]
-
-def _seeds(row: Row, seeds=(10, 20)) -> list:
-    "`row` and its copies with other seeds, named `<row>-seed=<seed>`."
-    return [row] + [Row(f'{row.name}-seed={s}', row.model, row.lr, row.batch_size, s) for s in seeds]
-
-EXTENDED_GRID = [  # beyond the seed report: residual and dense connections, and three seeds for every model (SPEC §6)
-    *_seeds(Row('VGG_08', 'vgg08', 1e-3))[1:], *_seeds(Row('VGG_38', 'vgg38', 1e-3))[1:],
-    *_seeds(Row('RC', 'vgg38_rc', 1e-3)), *_seeds(Row('BN+RC', 'vgg38_bn_rc', 1e-3)), *_seeds(Row('BN+RC-x10', 'vgg38_bn_rc', 1e-2)),
-    *_seeds(Row('Dense', 'vgg38_dense', 1e-3)), *_seeds(Row('BN+Dense', 'vgg38_bn_dense', 1e-3)),   # models of nbs/10_dense.ipynb
-]
-GRIDS = {'paper': PAPER_GRID, 'extended': EXTENDED_GRID, 'all': PAPER_GRID + EXTENDED_GRID}
-ROWS = {r.name: r for r in GRIDS['all']}
-
+# %% ../nbs/06_runner.ipynb #c4e7e2bd
 def find_row(name: str) -> Row:
     "The grid row called `name`."
     if name not in ROWS: raise UserError(f"--row {name!r} is not a row of the grid; use one of {', '.join(ROWS)}")
     return ROWS[name]
 
-GRID_COLUMNS = ('name', 'model', 'lr', 'batch_size', 'seed')
+
+# %% ../nbs/06_runner.ipynb #f94f7743
+GRID_COLUMNS = ('name', 'model', 'lr', 'batch_size', 'seed', 'family', 'group')
 
 def read_grid(path) -> list:
-    """The rows of a CSV grid file: a header with `name,model,lr` and optionally `batch_size` (default 100) and `seed` (default 0),
-    then one row per line (`#` starts a comment line). Every mistake is one line naming the file, the line and what is valid."""
+    """The rows of a CSV grid file: a header with `name,model,lr` and optionally `batch_size` (default 100), `seed` (default 0),
+    `family` (the seed family, default the name without `-seed=N`) and `group` (a table group: lr, batch or seed), then one row
+    per line (`#` starts a comment line). Every mistake is one line naming the file, the line and what is valid."""
     path = Path(path)
     try: text = path.read_text()
     except (OSError, UnicodeDecodeError) as e: raise UserError(f"--grid {path}: cannot be read ({getattr(e, 'strerror', None) or e}); give paper, extended, all or a CSV file of rows") from None
@@ -78,12 +50,7 @@ def read_grid(path) -> list:
     for (n, _), values in zip(lines[1:], reader):
         where = f"--grid {path}, line {n}"
         if len(values) != len(header): raise UserError(f"{where}: {len(values)} values for {len(header)} columns ({', '.join(header)})")
-        v = dict(zip(header, (x.strip() for x in values)))
-        try:
-            if not v['name']: raise UserError("the name is empty")
-            check_model(v['model'], 'model')
-            r = Row(v['name'], v['model'], check_number('lr', v['lr'], float, 0),
-                    check_number('batch_size', v.get('batch_size') or 100, int, 1, strict=False), check_number('seed', v.get('seed') or 0, int, 0, strict=False))
+        try: r = _grid_row(dict(zip(header, (x.strip() for x in values))))
         except UserError as e: raise UserError(f"{where}: {re.sub('^--', '', str(e))}") from None
         if r.slug in slugs: raise UserError(f"{where}: the row {r.name!r} has the same folder name as line {slugs[r.slug]}; rename one")
         if r.name in ROWS and ROWS[r.name] != r:
@@ -92,6 +59,19 @@ def read_grid(path) -> list:
     if not rows: raise UserError(f"--grid {path}: the file has a header but no rows")
     return rows
 
+
+# %% ../nbs/06_runner.ipynb #1395cf15
+def _grid_row(v: dict) -> Row:
+    "The `Row` of one line of a grid file, as `{column: text}`; a built-in row's name keeps its family and groups unless the line gives them."
+    if not v['name']: raise UserError("the name is empty")
+    check_model(v['model'], 'model')
+    b = ROWS.get(v['name'])
+    return Row(v['name'], v['model'], check_number('lr', v['lr'], float, 0),
+               check_number('batch_size', v.get('batch_size') or 100, int, 1, strict=False), check_number('seed', v.get('seed') or 0, int, 0, strict=False),
+               family=v.get('family') or (b.family if b else ''), groups=(v['group'],) if v.get('group') else (b.groups if b else ()))
+
+
+# %% ../nbs/06_runner.ipynb #ce7258fc
 def select_rows(grid: str = 'paper', only=None) -> list:
     "The rows of `grid` (paper, extended, all, or a CSV grid file), restricted to the names in `only` when given."
     if grid in GRIDS: rows = GRIDS[grid]
@@ -103,6 +83,8 @@ def select_rows(grid: str = 'paper', only=None) -> list:
     if unknown: raise UserError(f"--only {', '.join(unknown)}: not in the {grid} grid; use names from: {', '.join(r.name for r in rows)}")
     return [r for r in rows if r.name in names]
 
+
+# %% ../nbs/06_runner.ipynb #d4aaaa76
 PROFILES = {  # epochs and subset sizes (None: the whole split)
     'full':  dict(epochs=100, n_train=None, n_val=None, n_test=None),
     'quick': dict(epochs=5, n_train=3000, n_val=1000, n_test=1000),
@@ -117,6 +99,7 @@ def resolve_profile(profile: str = 'auto', device: str = 'auto', quiet: bool = F
         return chosen
     if profile not in PROFILES: raise UserError(f"--profile {profile!r} is not a profile; use one of auto, {', '.join(PROFILES)}")
     return profile
+
 
 # %% ../nbs/06_runner.ipynb #42a810ec
 def run_folder(runs_dir, profile: str, dataset: str, slug: str) -> Path:

@@ -15,7 +15,8 @@ from .core import UserError, cli_errors, runs_dir as _runs_dir, get_device
 from .data import resolve_dataset
 from .models import create_model, check_model
 from .train import RunConfig, read_json, check_number
-from .runner import (Row, GRIDS, PROFILES, select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
+from .study import Row, GRIDS
+from .runner import (PROFILES, select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
                                prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, FAILURE)
 
 # %% auto #0
