@@ -41,6 +41,10 @@ def call_cli(name, *args, env=None, cwd=None):
         os.environ.clear(); os.environ.update(saved_env); sys.argv = saved_argv; os.chdir(saved_cwd)
     return subprocess.CompletedProcess([name, *map(str, args)], code, out.getvalue(), err.getvalue())
 
+def same(a, b):
+    "Two runs' metrics agree in everything but the wall time."
+    return {k: v for k, v in a.items() if k != 'wall_seconds'} == {k: v for k, v in b.items() if k != 'wall_seconds'}
+
 def one_error_line(r):
     "The single `error:` line of a command that failed on bad input (and no traceback)."
     errs = [l for l in r.stderr.splitlines() if l.startswith('error:')]

@@ -3,7 +3,7 @@ synthetic runs, and the outcome is asserted: no work lost, no wrong result left 
 import json, os, resource, shutil, signal, subprocess, sys, tarfile, time
 from pathlib import Path
 import pandas as pd, pytest
-from conftest import BIN, ROOT, SMOKE_CFG as CFG, run_cli, call_cli, one_error_line, run_notebook_here
+from conftest import BIN, ROOT, SMOKE_CFG as CFG, run_cli, call_cli, one_error_line, run_notebook_here, same
 from vgg_report.core import FileLock
 from vgg_report.report import load_run_set, write_report_files
 from vgg_report.runner import run_lock, run_state
@@ -11,7 +11,6 @@ from vgg_report.train import RunConfig, train_run, read_json, write_json, load_c
 
 CLI_CFG = ['--model', 'vgg08', '--epochs', '3', '--n_train', '300', '--n_val', '100', '--n_test', '100', '--dataset', 'synthetic', '--device', 'cpu']
 
-def same(a, b): return {k: v for k, v in a.items() if k != 'wall_seconds'} == {k: v for k, v in b.items() if k != 'wall_seconds'}
 def assert_like_reference(out, reference):
     ref_out, ref = reference
     assert same(read_json(out/'metrics.json'), ref)

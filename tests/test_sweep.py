@@ -2,7 +2,7 @@
 import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
-from conftest import BIN, ROOT, run_cli, call_cli, one_error_line
+from conftest import BIN, ROOT, run_cli, call_cli, one_error_line, same
 from vgg_report.core import FileLock
 from vgg_report.runner import run_lock
 from vgg_report.study import PAPER_GRID
@@ -11,7 +11,6 @@ from vgg_report.train import read_json, write_json, load_checkpoint, save_checkp
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
 
 def metrics(runs, slug): return read_json(runs/'smoke-synthetic'/slug/'metrics.json')
-def same(a, b): return {k: v for k, v in a.items() if k != 'wall_seconds'} == {k: v for k, v in b.items() if k != 'wall_seconds'}
 def status(runs, *extra):
     r = call_cli('vgg_status', *SMOKE, '--runs_dir', runs, '--json', *extra)
     assert r.returncode == 0, r.stderr
@@ -65,8 +64,13 @@ def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
 def test_ray_sweep_matches_sequential(paper, tmp_path):
     runs, _ = paper
     rows = ['VGG_08', 'VGG_38', 'BN-seed=10']                        # three rows for two slots: one waits for a free one
+    token = Path.home()/'.ray'/'auth_token'                          # Ray's own local ray.init would create it: a trap for a later cluster
+    before = token.read_bytes() if token.exists() else None
     r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--jobs', '2', '--only', *rows)
     assert r.returncode == 0 and '3 complete' in r.stdout and 'at a time on Ray' in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (token.read_bytes() if token.exists() else None) == before
+    assert not r.stderr.strip() and all(l.startswith(('profile smoke', '[sweep ', 'sweep: ', ' ')) or l in ('', *rows) or l.split()[0] in rows
+                                        for l in r.stdout.splitlines()), r.stdout + r.stderr   # the sweep's own lines, none of Ray's
     for slug in ('vgg_08', 'vgg_38', 'bn-seed-10'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
 
 @pytest.mark.slow

@@ -3,17 +3,13 @@ import json, math, os, signal, subprocess, sys, time
 from dataclasses import asdict
 from pathlib import Path
 import pandas as pd, pytest, torch
-from conftest import BIN, ROOT, SMOKE_CFG as SMOKE, run_cli, call_cli, one_error_line
+from conftest import BIN, ROOT, SMOKE_CFG as SMOKE, run_cli, call_cli, one_error_line, same
 from vgg_report.train import RunConfig, train_run, read_json, load_checkpoint
 from vgg_report.models import count_params, create_model
 
 METRIC_KEYS = {'status', 'row', 'model', 'dataset', 'profile', 'config_hash', 'best_epoch', 'train_loss', 'train_acc', 'val_loss',
                'val_acc', 'test_loss', 'test_acc', 'final_epoch', 'final_train_loss', 'final_train_acc', 'final_val_loss',
                'final_val_acc', 'final_test_loss', 'final_test_acc', 'epochs_to_40', 'epochs_to_45', 'params', 'wall_seconds'}
-
-def _same(a, b):
-    "Metrics equal except wall time."
-    return {k: v for k, v in a.items() if k != 'wall_seconds'} == {k: v for k, v in b.items() if k != 'wall_seconds'}
 
 def test_result_files_and_schema(reference):
     out, m = reference
@@ -40,7 +36,7 @@ def test_result_files_and_schema(reference):
 
 def test_same_seed_same_metrics_and_seed_matters(reference, tmp_path):
     _, m = reference
-    assert _same(train_run(RunConfig(**SMOKE), tmp_path/'again', progress='none'), m)
+    assert same(train_run(RunConfig(**SMOKE), tmp_path/'again', progress='none'), m)
     other = train_run(RunConfig(**{**SMOKE, 'seed': 1}), tmp_path/'seed1', progress='none')
     assert other['config_hash'] != m['config_hash'] and other['final_train_loss'] != m['final_train_loss']
 
@@ -72,7 +68,7 @@ def test_sigkill_then_resume_gives_identical_metrics(reference, tmp_path):
     done = _kill_after_first_checkpoint([sys.executable, '-c', _KILL_SCRIPT.format(cfg=repr(SMOKE)), str(out)], out)
     assert 1 <= done < 3
     resumed = train_run(RunConfig(**SMOKE), out, progress='none')
-    assert _same(resumed, m)
+    assert same(resumed, m)
     cols = ['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc']
     pd.testing.assert_frame_equal(pd.read_csv(out/'history.csv')[cols], pd.read_csv(ref_out/'history.csv')[cols])
     pd.testing.assert_frame_equal(pd.read_csv(out/'grad_flow.csv'), pd.read_csv(ref_out/'grad_flow.csv'))
@@ -170,12 +166,12 @@ def test_vgg_run_end_to_end_kill_resume_and_force(tmp_path, reference):
     assert r.returncode == 0 and 'resuming' in r.stdout + r.stderr, r.stdout + r.stderr
     m = read_json(out/'metrics.json')
     _, ref = reference
-    assert _same({**m, 'row': ref['row'], 'profile': ref['profile']}, ref)   # same numbers as the in-process reference
+    assert same({**m, 'row': ref['row'], 'profile': ref['profile']}, ref)   # same numbers as the in-process reference
     assert (out/'experiment.ipynb').exists()
     r = run_cli('vgg_run', *args)
     assert r.returncode == 0 and 'already complete' in r.stdout
     r = run_cli('vgg_run', *args, '--force')
-    assert r.returncode == 0 and len(list(out.parent.glob('k.old-*'))) == 1 and _same(read_json(out/'metrics.json'), m)
+    assert r.returncode == 0 and len(list(out.parent.glob('k.old-*'))) == 1 and same(read_json(out/'metrics.json'), m)
 
 @pytest.mark.slow
 def test_vgg_run_row_diverged_exit_0(tmp_path):

@@ -4,8 +4,9 @@
 
 # %% ../nbs/07_sweep.ipynb #842b8004
 from __future__ import annotations
-import json, math, os, sys, time
+import json, math, os, secrets, sys, tempfile, time
 from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 import pandas as pd
@@ -20,8 +21,8 @@ from .runner import (PROFILES, select_rows, build_config, resolve_profile, run_f
                                prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, FAILURE)
 
 # %% auto #0
-__all__ = ['RUN_OVERHEAD_S', 'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'fmt_secs', 'run_job', 'SweepProgress',
-           'summary', 'sweep', 'grid_status', 'sweep_width', 'vgg_sweep', 'vgg_status']
+__all__ = ['RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'fmt_secs',
+           'run_job', 'SweepProgress', 'summary', 'sweep', 'grid_status', 'sweep_width', 'vgg_sweep', 'vgg_status']
 
 # %% ../nbs/07_sweep.ipynb #dfffb10f
 @dataclass
@@ -83,11 +84,11 @@ def fmt_secs(s: float) -> str:
     return f'{s // 3600}h{s % 3600 // 60:02d}m' if s >= 3600 else f'{s // 60}m{s % 60:02d}s' if s >= 60 else f'{s}s'
 
 # %% ../nbs/07_sweep.ipynb #3fcb138e
-def run_job(job: Job, data_dir=None, force: bool = False, stream: bool = True) -> dict:
+def run_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0) -> dict:
     "Run one job under its lock; return `{row, outcome, ...}` with outcome complete, diverged, skipped, busy or failed."
     res = dict(row=job.name, out=str(job.out))
     lock = run_lock(job.out)
-    if not lock.acquire(): return dict(res, outcome='busy')
+    if not lock.acquire(lock_wait): return dict(res, outcome='busy')
     try:
         state = prepare_run_folder(job.out, job.cfg, force, quiet=not stream)
         if state in ('complete', 'diverged'): return dict(res, outcome='skipped', metrics=read_json(job.out/'metrics.json'))
@@ -139,32 +140,101 @@ def summary(results: list) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_sweep.ipynb #aaae456a
-def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress):
+RETRIES = 3                 # times a row whose worker or node died is submitted again
+_RAY_AUTH = ('RAY_AUTH_MODE', 'RAY_AUTH_TOKEN', 'RAY_AUTH_TOKEN_PATH')
+RETRY_LOCK_WAIT_S = 120     # how long a retried row waits for the lock of the process it replaces (an NFS lock outlives its holder by up to a lease, 90 s by default)
+
+def _lost(e) -> str:
+    "Why a Ray task ended without a result, in words."
+    name = type(e).__name__
+    why = {'NodeDiedError': 'its node died', 'WorkerCrashedError': 'its worker process died', 'OutOfMemoryError': 'its worker was killed for memory',
+           'ObjectLostError': 'its result was lost with its node', 'LocalRayletDiedError': "this machine's Ray node died"}.get(name, 'its Ray task was lost')
+    return f'{why} ({name})'
+
+@contextmanager
+def _stderr_to(f):
+    "Send file descriptor 2 (where Ray's C++ code writes) to the open file `f` while inside."
+    sys.stderr.flush(); saved = os.dup(2); os.dup2(f.fileno(), 2)
+    try: yield
+    finally: sys.stderr.flush(); os.dup2(saved, 2); os.close(saved); f.close()
+
+def _ray_init(address, n_jobs, gpus, env):
+    "Start a private local Ray (with a token of its own, nothing written to ~/.ray) or connect to the cluster at `address`; return where Ray's messages go."
+    import ray
+    if address is None and not set(_RAY_AUTH) & set(os.environ):
+        os.environ['RAY_AUTH_TOKEN'] = secrets.token_hex(16)
+    init = dict(address=address) if address else dict(num_cpus=n_jobs, num_gpus=gpus or 0, include_dashboard=False)
+    try:
+        with _stderr_to(tempfile.TemporaryFile()) if address else nullcontext():    # the connection's C++ warnings, one a second
+            ray.init(**init, runtime_env={'env_vars': env}, log_to_driver=False, logging_level='ERROR', configure_logging=True)
+    except ConnectionError as e:
+        if 'InvalidAuthToken' in str(e.__cause__):
+            raise UserError(f"--address {address}: the Ray cluster refused this machine's token; head, workers and vgg_sweep need one token "
+                            f"(RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH on all), or none (README, 'On a Ray cluster')") from None
+        raise UserError(f"--address {address}: no Ray cluster answers there ({str(e).splitlines()[0]}); start one with `ray start --head`") from None
+    return _ray_messages_to_file()
+
+def _ray_messages_to_file() -> Path:
+    """Send what Ray's driver prints about its nodes (a raylet's death with the last lines of its log, autoscaler errors) to
+    `vgg_sweep-<pid>.log` in Ray's session logs, not to the sweep's output; return that file."""
+    import ray._private.worker as w
+    path = Path(w._global_node.get_logs_dir_path())/f'vgg_sweep-{os.getpid()}.log'
+    def to_file(data, ignore_prefix=False):
+        with open(path, 'a') as f: f.write(f"({data.get('pid', 'ray')}) " + '\n'.join(data.get('lines', [])) + '\n')
+    w.print_to_stdstream = to_file     # the driver's error listener looks it up at each message
+    return path
+
+# %% ../nbs/07_sweep.ipynb #b7e1c2d4
+@contextmanager
+def _env_kept(keys):
+    "Restore the environment variables `keys` on exit (ray.init sets RAY_AUTH_MODE in this process)."
+    saved = {k: os.environ.get(k) for k in keys}
+    try: yield
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
+def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries: int = RETRIES):
     try: import ray
     except ImportError: raise UserError("--jobs > 1 and --address need Ray: pip install 'ray>=2.9'") from None
     gpus = torch.cuda.device_count() if address is None else None
     env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'VGG_REPORT_OFFLINE': os.environ.get('VGG_REPORT_OFFLINE', '')}
-    init = dict(address=address) if address else dict(num_cpus=n_jobs, num_gpus=gpus or 0, include_dashboard=False)
-    ray.init(**init, runtime_env={'env_vars': env}, log_to_driver=True, logging_level='WARNING', configure_logging=True)
-    try:
-        use_gpu = (gpus or 0) > 0 if address is None else ray.cluster_resources().get('GPU', 0) > 0
-        task = ray.remote(num_cpus=1, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(run_job)
-        pending = {task.remote(j, data_dir, force, False): j for j in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            j = pending.pop(done[0])
-            try: progress.add(ray.get(done[0]))
-            except Exception as e:  # the worker died (out of memory, killed): the row is resumable
-                progress.add(dict(row=j.name, out=str(j.out), outcome='failed', error=f'Ray task died ({type(e).__name__})', notebook=str(j.out/EXPERIMENT_NB)))
-    finally: ray.shutdown()
+    with _env_kept(_RAY_AUTH):
+        messages = _ray_init(address, n_jobs, gpus, env)
+        try: _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries)
+        finally:
+            ray.shutdown()
+            if messages.exists(): print(f"[sweep] Ray's messages about its nodes: {messages}", flush=True)
 
+def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries):
+    "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times."
+    use_gpu = (gpus or 0) > 0 if address is None else ray.cluster_resources().get('GPU', 0) > 0
+    task = ray.remote(num_cpus=1, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(run_job)
+    pending, lost = {task.remote(j, data_dir, force, False): j for j in jobs}, {j.name: [] for j in jobs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        j = pending.pop(done[0])
+        try: res = ray.get(done[0])
+        except ray.exceptions.RayTaskError as e:    # run_job itself raised: the row's own failure, not retried
+            res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{type(e.cause).__name__}: {e.cause}', notebook=str(j.out/EXPERIMENT_NB))
+        except ray.exceptions.RayError as e:        # its worker or node died: the row resumes from its checkpoint elsewhere
+            lost[j.name].append(_lost(e))
+            if len(lost[j.name]) <= retries:
+                print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, from its last checkpoint", flush=True)
+                pending[task.remote(j, data_dir, force, False, RETRY_LOCK_WAIT_S)] = j; continue
+            res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{lost[j.name][-1]}, after {retries} retries', notebook=str(j.out/EXPERIMENT_NB))
+        progress.add(dict(res, retried=lost[j.name]) if lost[j.name] else res)
+
+
+# %% ../nbs/07_sweep.ipynb #c8f2d3e5
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
-          sec_per_mac: float = None) -> list:
+          sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
     progress = SweepProgress(jobs, n_jobs, calibrate(jobs[0].cfg.device) if sec_per_mac is None and jobs else sec_per_mac or 0.0)
     if n_jobs == 1 and not address:
         for j in jobs: progress.add(run_job(j, data_dir, force))
-    else: _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress)
+    else: _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries)
     return progress.results
 
 # %% ../nbs/07_sweep.ipynb #0c654b6c
@@ -209,11 +279,13 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
               jobs: str = None,  # rows at once: 1 (the default) runs in this process; more run as Ray tasks on this machine
               address: str = None,  # HOST:PORT of an existing Ray cluster to send the rows to
               runs_per_gpu: str = '1',  # on GPUs: runs packed on each GPU (fractional GPU requests); --jobs defaults to this × the GPUs
+              retries: str = str(RETRIES),  # on Ray: times a row whose worker or node died is run again, from its last checkpoint
               force: bool = False,  # run finished rows again (their old folders are kept aside)
               dry_run: bool = False,  # print the plan and the estimate, run nothing
              ):
     "Run every selected row of the grid under one profile and dataset: cached, resumable, optionally in parallel on Ray."
     k = check_number('runs_per_gpu', runs_per_gpu, int, 1, strict=False)
+    n_retries = check_number('retries', retries, int, 0, strict=False)
     n_jobs = sweep_width(None if jobs is None else check_number('jobs', jobs, int, 1, strict=False), k, device, address)
     if address is not None and ':' not in address: raise UserError(f"--address {address!r} must be HOST:PORT of a Ray cluster's head")
     prof = resolve_profile(profile, device, quiet=True)
@@ -231,7 +303,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     if dry_run:
         for j in todo: print(f'  {j.name:18} {states[j.name]:9} {j.cfg.model:12} lr={j.cfg.lr:<7g} batch={j.cfg.batch_size:<4} seed={j.cfg.seed:<3} epochs={j.cfg.epochs} -> {j.out}')
         return
-    try: results = sweep(todo, data_dir, force, n_jobs, address, k, spm)
+    try: results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; run the same command again to resume",
               file=sys.stderr); sys.exit(130)
@@ -240,6 +312,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     counts = df.outcome.value_counts().to_dict()
     print('\nsweep: ' + ', '.join(f'{counts.get(k, 0)} {k}' for k in ('complete', 'skipped', 'diverged', 'failed', 'busy')))
     for r in results:
+        if r.get('retried'): print(f"retried: {r['row']}: {'; '.join(r['retried'])}; resumed from its last checkpoint")
         if r['outcome'] == 'failed': print(f"failed: {r['row']}: see {r['notebook']}", file=sys.stderr)
     if counts.get('failed'): sys.exit(1)
 
