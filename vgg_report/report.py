@@ -24,9 +24,9 @@ from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 # %% auto #0
 __all__ = ['FIGURES', 'TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss',
            'fmt_epoch', 'header', 'booktabs', 'mean_std', 'group_table', 'seed_family', 'extended_table',
-           'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'numbers_tex', 'provenance_table',
-           'setup_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap', 'remedies_table',
-           'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
+           'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'study_scope', 'numbers_tex',
+           'provenance_table', 'setup_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap',
+           'remedies_table', 'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
 
 # %% ../nbs/08_report.ipynb #810534aa
 @dataclass
@@ -37,15 +37,19 @@ class RunRecord:
     @property
     def finished(self) -> bool: return self.status in ('complete', 'diverged')
 
-def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'all') -> dict:
-    """`{row name: RunRecord}` for every built-in row, and the rows of `grid` when it is a CSV grid file, in the run set
-    `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness."""
+def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper') -> dict:
+    """`{row name: RunRecord}` in the run set `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness: the paper grid's
+    rows and those of `grid` (paper, extended, all or a CSV grid file), whatever their state, and every other built-in row
+    that has a run there. A row outside the grid that was run is not listed as missing."""
     jobs = plan('all', None, profile, dataset, runs_dir, quiet=True)
-    if grid not in GRIDS: jobs += [j for j in plan(grid, None, profile, dataset, runs_dir, quiet=True) if j.name not in ROWS]
+    extra = [] if grid in GRIDS else plan(grid, None, profile, dataset, runs_dir, quiet=True)
+    wanted = {r.name for r in GRIDS['paper']} | {r.name for r in GRIDS[grid]} if grid in GRIDS else {r.name for r in GRIDS['paper']} | {j.name for j in extra}
+    jobs += [j for j in extra if j.name not in ROWS]
     check_study([j.row for j in jobs])
     recs = {}
     for j in jobs:
         st = run_state(j.out, j.cfg.hash)
+        if st == 'missing' and j.name not in wanted: continue
         if (j.out/'params.json').exists():
             p = read_json(j.out/'params.json')
             if (p.get('profile'), p.get('dataset')) != (j.cfg.profile, j.cfg.dataset):
@@ -150,10 +154,12 @@ def extended_table(recs: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 # %% ../nbs/08_report.ipynb #7887c75b
-def paper_vs_ours(recs: dict) -> pd.DataFrame:
-    "Seed report vs this run set for each compared metric: paper, ours, difference, verdict."
+def paper_vs_ours(recs: dict, comparable: bool = True) -> pd.DataFrame:
+    """Seed report vs this run set for each compared metric of the rows it has: paper, ours, difference, verdict. With
+    `comparable=False` (synthetic data) every verdict is `not comparable` and no difference is given."""
     out = []
     for name, nums in PAPER.items():
+        if name not in recs: continue
         for k in COMPARED:
             if k not in nums: continue
             acc = k.endswith('acc'); r = recs.get(name)
@@ -163,6 +169,7 @@ def paper_vs_ours(recs: dict) -> pd.DataFrame:
             diff = None if ours is None else ours - nums[k]
             tol = TOLERANCE['acc' if acc else 'loss']
             verdict = 'diverged' if diverged else 'missing' if ours is None else 'within' if abs(diff) <= tol else 'outside'
+            if not comparable: diff, verdict = None, 'not comparable'
             out.append(dict(row=name, metric=k.replace('_', ' '), paper=nums[k], ours=ours, diff=diff, verdict=verdict))
     return pd.DataFrame(out)
 
@@ -194,6 +201,10 @@ class _Results:
     def grad(self, name): return first_layer_grads(self.recs, name)
     def group(self, group): return _group(self.recs, group)
     def row(self, name): return self.recs[name].row
+    def spread(self):
+        "The sample std of the seed group's best validation accuracies (BN-Baseline over its seeds); None below two runs."
+        acc = [self(n) for n in self.group('seed') if self(n) is not None]
+        return float(np.std(acc, ddof=1)) if len(acc) > 1 else None
 
 def claims(recs: dict) -> list:
     "The seed report's claims, each `{key, claim, verdict, evidence}`."
@@ -203,12 +214,23 @@ def claims(recs: dict) -> list:
         div = [n for n in need if recs[n].finished and recs[n].metrics['status'] == 'diverged']
         if div: verdict, evidence = 'missing', f"{', '.join(div)} diverged (its loss became non-finite)"
         elif any(v(n) is None for n in need): verdict, evidence = 'missing', 'a row it needs has not finished'
-        else: verdict, evidence = ('held' if c.test(v) else 'did not hold'), c.evidence(v)
-        out.append(dict(key=c.key, claim=c.text, verdict=verdict, evidence=evidence))
+        else: verdict, evidence = {True: 'held', False: 'did not hold', None: 'not distinguishable'}[c.test(v)], c.evidence(v)
+        out.append(dict(key=c.key, claim=c.text, rule=c.rule, verdict=verdict, evidence=evidence))
     return out
 
 # %% ../nbs/08_report.ipynb #d30691c1
 def _macro(name, value) -> str: return f'\\newcommand{{\\{name}}}{{{value}}}\n'
+
+def study_scope(profile: str, dataset: str) -> str:
+    "One sentence for the first page: what a run set of this profile and dataset can tell, and what it cannot."
+    if profile == 'smoke': return 'A smoke run set only shows that every step of the study runs: its numbers mean nothing.'
+    if dataset != 'cifar100':
+        return ('On synthetic data the study can show its phenomena (whether plain VGG\_38 learns, whether its early gradients vanish, '
+                'whether batch normalization makes it train), not CIFAR-100 accuracies: no number here is comparable with the seed '
+                "report's, and settings closer than the seed spread are not told apart.")
+    if profile == 'full': return "This is the seed report's setting: its numbers are comparable with the seed report's, within the seed spread."
+    return ('On a subset of CIFAR-100 for a few epochs the study shows its phenomena and the direction of the differences, '
+            "with accuracies far below the seed report's.")
 
 def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, pv: pd.DataFrame) -> str:
     "The LaTeX source of `numbers.tex`."
@@ -242,6 +264,13 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
     s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}") + _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
     vc = pv.verdict.value_counts()
     s += _macro('NumWithin', int(vc.get('within', 0))) + _macro('NumOutside', int(vc.get('outside', 0))) + _macro('NumCompared', len(pv))
+    s += _macro('StudyScope', study_scope(profile, dataset))
+    s += _macro('PaperComparison', f"on {'synthetic data' if synthetic else dataset} none of the {len(pv)} comparisons is meaningful, and each is marked "
+                                   f"\\emph{{not comparable}}" if vc.get('not comparable') else
+                                   f"{int(vc.get('within', 0))} of {len(pv)} comparisons fall within it and {int(vc.get('outside', 0))} outside "
+                                   f"(the rest are missing or diverged)")
+    spread = _Results(recs).spread()
+    s += _macro('SeedSpread', f'{100 * spread:.2f}' if spread is not None else '--')
     for c in cl:
         s += _macro(f'Claim{c["key"]}Prose', f"could not be judged ({tex_escape(c['evidence'])})" if c['verdict'] == 'missing' else c['verdict'])
         s += _macro(f'Claim{c["key"]}Verdict', c['verdict']) + _macro(f'Claim{c["key"]}Evidence', tex_escape(c['evidence']).replace('±', '$\\pm$'))
@@ -344,10 +373,11 @@ def _first_grad(rs):
     return float(np.mean(g)) if g else None
 
 def remedies_table(recs: dict) -> pd.DataFrame:
-    "Plain VGG_38 and every remedy: parameters, seeds finished, validation and test accuracy (mean ± std), first-layer gradient."
+    "Plain VGG_38 and every remedy in the run set: parameters, seeds finished, validation and test accuracy (mean ± std), first-layer gradient."
     out = []
     for label, fam in REMEDIES.items():
         rs = seed_family(recs, fam); fin = _complete(rs); g = _first_grad(fin)
+        if not rs: continue                                          # not swept: named once, in the verdict
         out.append({'remedy': label, 'model': rs[0].row.model, 'params': f'{count_params(create_model(rs[0].row.model)):,}',
                     'seeds': f'{len(fin)}/{len(rs)}', 'val acc': mean_std([r.metrics['val_acc'] for r in fin], True),
                     'test acc': mean_std([r.metrics['test_acc'] for r in fin], True), 'first-layer |grad|': f'{g:.1e}' if g else '--'})
@@ -374,8 +404,9 @@ def fig_remedies(recs):
     fig, axs = plt.subplots(1, 2, figsize=(7, 2.8))
     shown = 0
     for i, (label, fam) in enumerate(REMEDIES.items()):
-        r = seed_family(recs, fam)[0]
-        if not r.finished: continue
+        rs = seed_family(recs, fam)
+        if not rs or not rs[0].finished: continue
+        r = rs[0]
         g = r.grad_flow[r.grad_flow.layer == 'input_conv_conv_0']
         axs[0].plot(g.epoch, g.epoch_mean, marker='.', color=f'C{i}', label=label)
         axs[1].plot(r.history.epoch, 100 * r.history.val_acc, marker='.', color=f'C{i}', label=label); shown += 1
@@ -408,11 +439,12 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
                                                                            midrules=(len(df) - 1,) if group == 'seed' else ()))
     ext = extended_table(recs)
     written.append(rep/'tables'/'tab_extended.tex'); written[-1].write_text(booktabs(ext, source='report notebook', run_set=run_set))
-    pv = paper_vs_ours(recs)
+    pv = paper_vs_ours(recs, comparable=dataset == 'cifar100')
     written.append(rep/'tables'/'tab_paper_vs_ours.tex'); written[-1].write_text(booktabs(paper_table(pv), 'llrrrl', 'report notebook', run_set))
     cl = claims(recs)
-    cdf = pd.DataFrame([{'claim of the seed report': c['claim'], 'verdict': c['verdict']} for c in cl])
-    written.append(rep/'tables'/'tab_claims.tex'); written[-1].write_text(booktabs(cdf, 'p{0.62\\linewidth}l', 'report notebook', run_set))
+    cdf = pd.DataFrame([{'claim of the seed report': c['claim'], 'test': c['rule'], 'verdict': c['verdict']} for c in cl])
+    written.append(rep/'tables'/'tab_claims.tex')
+    written[-1].write_text(booktabs(cdf, 'p{0.28\\linewidth}p{0.40\\linewidth}p{0.15\\linewidth}', 'report notebook', run_set))
     written.append(rep/'tables'/'tab_remedies.tex'); written[-1].write_text(booktabs(remedies_table(recs), 'llrrrrr', 'report notebook', run_set))
     written.append(rep/'tables'/'tab_provenance.tex'); written[-1].write_text(booktabs(provenance_table(recs), 'llllll', 'report notebook', run_set))
     written.append(rep/'numbers.tex')
@@ -445,7 +477,7 @@ REPORT_NB = 'report.ipynb'
 @cli_errors
 def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full on a GPU, quick on a CPU), full, quick or smoke
                      dataset: str = 'auto',  # the run set's dataset: auto, cifar100 or synthetic
-                     grid: str = 'all',  # a CSV grid file swept into the same run set: its rows join the extended table and the heatmap
+                     grid: str = 'paper',  # the grid that was swept: paper, extended, all, or a CSV grid file (other rows appear when they have a run)
                      runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
                      out: str = None,  # write figures/ and report/ under this folder instead of the project's
                      data_dir: str = None,  # data directory (to resolve --dataset auto)
