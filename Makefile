@@ -9,7 +9,7 @@ TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmo
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: install test test-fast report lab tex clean-venv gpu-wheels gpu-check
+.PHONY: install test test-fast docs report lab tex clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
 install: $(STAMP) tex
@@ -46,6 +46,11 @@ test: install
 # those marked slow (real processes, papermill kernels, training past a few seconds). CI runs everything through `make test`.
 test-fast: install
 	$(PYTEST) tests -m "not slow"
+
+# Execute the library notebooks in place (nbs/[0-9]*.ipynb) and clean them: they are committed with their outputs, and
+# tests/test_notebooks.py fails when a committed output is missing or stale. Pass NBS=nbs/03_hooks.ipynb for one.
+docs: install
+	$(TEST_ENV) $(PY) scripts/docs.py $(NBS)
 
 # The whole study and its PDF: the auto profile (full on a GPU, quick on a CPU) on the auto dataset
 # (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in). Resumable: run it again after a stop.

@@ -8,15 +8,23 @@ NBS = sorted(p.name for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswi
 _cfg = configparser.ConfigParser(); _cfg.read(ROOT/'settings.ini')
 SKIP_FLAGS = _cfg['DEFAULT']['tst_flags'].split()             # notest slow cuda: the cells nbdev_test skips
 
+sys.path.insert(0, str(ROOT/'scripts'))
+import docs                                                    # scripts/docs.py: what `make docs` runs
+LIBRARY = {p.name for p in docs.library_notebooks()}
+
 @pytest.mark.parametrize('nb', NBS)
 def test_notebook_runs(nb):
-    """The notebook's cells, skipping those flagged as nbdev_test skips them, executed by nbdev's own `test_nb` in this process
-    (`nbdev_test --path nbs/<nb>` does the same in a new one; this saves a process and torch's import per notebook)."""
-    from nbdev.test import test_nb
-    saved = dict(os.environ)
-    try: ok, _ = test_nb(ROOT/'nbs'/nb, skip_flags=SKIP_FLAGS, basepath=ROOT)
-    finally: os.environ.clear(); os.environ.update(saved)          # test_nb sets IN_TEST, which would turn nbdev_export into a no-op
-    assert ok, f'{nb} failed under nbdev_test: its traceback is in the captured stderr above'
+    """The notebook's cells, skipping those flagged as nbdev_test skips them, executed in this process as nbdev_test runs them
+    (`nbdev_test --path nbs/<nb>` does the same in a new one). A library notebook is committed with its outputs: every cell that
+    ran must show what it shows now, so an example that lost its output, or whose output went stale, fails: run `make docs`."""
+    from execnb.nbio import read_nb
+    fresh, ran = docs.execute(ROOT/'nbs'/nb, SKIP_FLAGS)
+    if nb not in LIBRARY: return
+    committed = read_nb(ROOT/'nbs'/nb)
+    for i in sorted(ran):
+        now, then = docs.outputs(fresh.cells[i]), docs.outputs(committed.cells[i])
+        assert now == then, (f"{nb}, cell {i} ({committed.cells[i].source.splitlines()[0][:60]!r}): its committed output "
+                             f"{'is missing' if not then else 'is stale'}; run `make docs` and commit\ncommitted: {then}\nnow:       {now}")
 
 def _snapshot(root):
     return {p.relative_to(root): p.read_bytes() for d in ('nbs', 'vgg_report') for p in sorted((root/d).rglob('*'))

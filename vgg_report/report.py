@@ -156,7 +156,7 @@ def extended_table(recs: dict) -> pd.DataFrame:
 # %% ../nbs/08_report.ipynb #7887c75b
 def paper_vs_ours(recs: dict, comparable: bool = True) -> pd.DataFrame:
     """Seed report vs this run set for each compared metric of the rows it has: paper, ours, difference, verdict. With
-    `comparable=False` (synthetic data) every verdict is `not comparable` and no difference is given."""
+    `comparable=False` (synthetic data) no number is within or outside: each is `not comparable`, with no difference."""
     out = []
     for name, nums in PAPER.items():
         if name not in recs: continue
@@ -169,7 +169,7 @@ def paper_vs_ours(recs: dict, comparable: bool = True) -> pd.DataFrame:
             diff = None if ours is None else ours - nums[k]
             tol = TOLERANCE['acc' if acc else 'loss']
             verdict = 'diverged' if diverged else 'missing' if ours is None else 'within' if abs(diff) <= tol else 'outside'
-            if not comparable: diff, verdict = None, 'not comparable'
+            if not comparable and verdict in ('within', 'outside'): diff, verdict = None, 'not comparable'   # diverged and missing stay
             out.append(dict(row=name, metric=k.replace('_', ' '), paper=nums[k], ours=ours, diff=diff, verdict=verdict))
     return pd.DataFrame(out)
 
@@ -265,8 +265,8 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
     vc = pv.verdict.value_counts()
     s += _macro('NumWithin', int(vc.get('within', 0))) + _macro('NumOutside', int(vc.get('outside', 0))) + _macro('NumCompared', len(pv))
     s += _macro('StudyScope', study_scope(profile, dataset))
-    s += _macro('PaperComparison', f"on {'synthetic data' if synthetic else dataset} none of the {len(pv)} comparisons is meaningful, and each is marked "
-                                   f"\\emph{{not comparable}}" if vc.get('not comparable') else
+    s += _macro('PaperComparison', f"on {'synthetic data' if synthetic else dataset} none of the {len(pv)} comparisons is meaningful: none is called within "
+                                   f"or outside, each is \\emph{{not comparable}} (or missing, or diverged)" if vc.get('not comparable') else
                                    f"{int(vc.get('within', 0))} of {len(pv)} comparisons fall within it and {int(vc.get('outside', 0))} outside "
                                    f"(the rest are missing or diverged)")
     spread = _Results(recs).spread()
