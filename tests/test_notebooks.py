@@ -44,3 +44,21 @@ def test_notebooks_clean_and_package_in_sync(tmp_path):
     after = _snapshot(tmp_path)
     changed = sorted(str(p) for p in set(before) | set(after) if before.get(p) != after.get(p) and p != Path('vgg_report/models.py'))
     assert not changed, f'run `nbdev_clean && nbdev_export` and commit: these files would change: {changed}'
+
+def test_experiment_parameters_are_those_runconfig_defines(monkeypatch):
+    """The experiment notebook's papermill parameters cell (literal, as papermill needs) is exactly what RunConfig's fields and
+    NOTEBOOK_PARAMS define: names, types, the notebook's defaults and the help texts. A parameter added to either and not to the
+    cell, or the other way round, fails here."""
+    from dataclasses import dataclass
+    from execnb.nbio import read_nb
+    from vgg_report import runner
+    from vgg_report.train import param
+    cell = next(c for c in read_nb(ROOT/'nbs'/'experiment.ipynb').cells if 'parameters' in c.metadata.get('tags', []))
+    assert cell.source == runner.parameters_cell(), 'paste `vgg_report.runner.parameters_cell()` into the parameters cell of nbs/experiment.ipynb'
+    monkeypatch.setitem(runner.NOTEBOOK_PARAMS, 'verbose', (bool, False, 'print more'))
+    assert cell.source != runner.parameters_cell()
+    monkeypatch.undo()
+    @dataclass
+    class Wider(runner.RunConfig): momentum: float = param(0.9, "Adam's beta1", hashed=True)
+    monkeypatch.setattr(runner, 'RunConfig', Wider)
+    assert cell.source != runner.parameters_cell()

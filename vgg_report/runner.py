@@ -18,8 +18,8 @@ from .train import RunConfig, read_json, write_json, check_number, PRECISIONS
 # %% auto #0
 __all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'FAILURE', 'NOTEBOOK_PARAMS', 'find_row',
            'read_grid', 'select_rows', 'resolve_profile', 'run_folder', 'run_state', 'set_aside', 'prepare_run_folder',
-           'run_lock', 'check_writable', 'install_kernel', 'check_kernel', 'check_parameters', 'check_project',
-           'execute_run', 'RunFailed', 'build_config', 'vgg_run']
+           'run_lock', 'check_writable', 'install_kernel', 'check_kernel', 'parameters_cell', 'check_parameters',
+           'check_project', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
 
 # %% ../nbs/06_runner.ipynb #c4e7e2bd
 def find_row(name: str) -> Row:
@@ -173,7 +173,19 @@ def check_kernel(name: str = KERNEL):
         raise UserError(f"the Jupyter kernel {name!r} is not registered; run `make install` or "
                         f"`{sys.executable} -c 'from vgg_report.runner import install_kernel; install_kernel()'`")
 
-NOTEBOOK_PARAMS = ('out_dir', 'data_dir', 'progress')   # the experiment notebook's parameters beyond RunConfig's fields
+NOTEBOOK_PARAMS = {  # the experiment notebook's parameters beyond RunConfig's fields: (type, default, help)
+    'out_dir': (str, '', "the run's folder ('': a new temporary folder)"),
+    'data_dir': (str, '', "the data directory ('': the default)"),
+    'progress': (str, 'bar', 'bar, lines (for logs) or none'),
+}
+
+def parameters_cell() -> str:
+    """The experiment notebook's papermill parameters cell, as `RunConfig` (names, types, help, the notebook's defaults) and
+    `NOTEBOOK_PARAMS` define it. Papermill needs the cell literal; `tests/test_runner.py` proves it is this text."""
+    from dataclasses import fields
+    ps = [(f.name, f.type, f.metadata.get('notebook', f.default), f.metadata['help']) for f in fields(RunConfig)]
+    ps += [(n, t.__name__, d, h) for n, (t, d, h) in NOTEBOOK_PARAMS.items()]
+    return '\n'.join(f'{n}: {t} = {d!r}  # {h}' for n, t, d, h in ps)
 
 def check_parameters(ns: dict):
     "Stop the experiment notebook in one line when papermill injected a parameter it does not have (a misspelt `-p` name)."

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import io, json, math, os, platform, signal, subprocess, sys, tempfile, time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 import hashlib
 from pathlib import Path
 import numpy as np
@@ -20,7 +20,7 @@ from .hooks import GradFlow
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'check_number', 'check_compile',
-           'RunConfig', 'lr_at', 'autocast', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write',
+           'param', 'RunConfig', 'lr_at', 'autocast', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write',
            'write_json', 'read_json', 'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint',
            'load_checkpoint', 'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run']
 
@@ -28,7 +28,6 @@ __all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT',
 PRECISIONS = ('fp32', 'bf16')
 COMPILE_MODES = ('off', 'default', 'reduce-overhead', 'max-autotune')
 SPLIT_SIZES = dict(train=CIFAR_SIZES['train'] - CIFAR_SIZES['train'] // 20, val=CIFAR_SIZES['train'] // 20, test=CIFAR_SIZES['test'])
-HASHED = ('model', 'lr', 'batch_size', 'seed', 'epochs', 'dataset', 'n_train', 'n_val', 'n_test', 'weight_decay', 'eta_min', 'precision')
 
 def check_number(name, v, kind=float, low=None, strict=True, allow_none=False):
     "Parse `v` as `kind` and check it against `low`; a one-line UserError otherwise."
@@ -51,25 +50,30 @@ def check_compile(mode: str) -> str:
     if mode not in COMPILE_MODES: raise UserError(f"--compile {mode!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
     return mode
 
+def param(default, help: str, hashed: bool = False, **notebook):
+    """A parameter of a run: its default, its help text (the experiment notebook's comment), whether it decides the results (it
+    enters the config hash), and `notebook=value` when the experiment notebook's default differs (tiny sizes for a run by hand)."""
+    return field(default=default, metadata=dict(help=help, hashed=hashed, **notebook))
+
 @dataclass
 class RunConfig:
-    "Every parameter of one training run (SPEC §4), with the names used in notebooks, grid, files and tables."
-    row: str = 'custom'  # the row's name in the grid (SPEC §6), or a name of your own
-    model: str = 'vgg08'  # a registered model (vgg_report.models.MODELS; vgg_run --list_models)
-    lr: float = 1e-3  # initial learning rate of Adam
-    batch_size: int = 100  # training batch size
-    seed: int = 0  # seeds the model's initialisation, the batch order and the augmentation
-    epochs: int = 2  # number of epochs (the cosine schedule spans them)
-    dataset: str = 'synthetic'  # cifar100 or synthetic (auto is resolved before a run)
-    n_train: int = None  # training images used (None: the whole split)
-    n_val: int = None  # validation images used (None: all)
-    n_test: int = None  # test images used (None: all)
-    weight_decay: float = 0.0  # Adam's weight decay
-    eta_min: float = 2e-5  # the cosine schedule's final learning rate
-    precision: str = 'fp32'  # fp32 (the study) or bf16 (autocast; changes the numerics)
-    device: str = 'auto'  # auto, cpu, cuda, cuda:N or mps
-    compile: str = 'off'  # off, or a torch.compile mode (reduce-overhead: CUDA graphs on a GPU); same model, numbers equal up to rounding
-    profile: str = 'custom'  # the profile the sizes came from (full, quick, smoke or custom)
+    "Every parameter of one training run (SPEC §4), with the names used in notebooks, grid, files and tables: their one definition."
+    row: str = param('custom', "the row's name in the grid (SPEC §6), or a name of your own")
+    model: str = param('vgg08', 'a registered model (`vgg_run --list_models` lists them)', hashed=True)
+    lr: float = param(1e-3, 'initial learning rate of Adam', hashed=True)
+    batch_size: int = param(100, 'training batch size', hashed=True)
+    seed: int = param(0, 'seeds the initialisation, the batch order and the augmentation', hashed=True)
+    epochs: int = param(2, 'epochs (the cosine schedule spans them)', hashed=True)
+    dataset: str = param('synthetic', 'cifar100 or synthetic (auto is resolved before a run)', hashed=True)
+    n_train: int = param(None, 'training images used (None: the whole split, 47,500)', hashed=True, notebook=200)
+    n_val: int = param(None, 'validation images used (None: all 2,500)', hashed=True, notebook=100)
+    n_test: int = param(None, 'test images used (None: all 10,000)', hashed=True, notebook=100)
+    weight_decay: float = param(0.0, "Adam's weight decay", hashed=True)
+    eta_min: float = param(2e-5, "the cosine schedule's final learning rate", hashed=True)
+    precision: str = param('fp32', 'fp32 (the study) or bf16 (autocast; changes the numerics)', hashed=True)
+    device: str = param('auto', 'auto, cpu, cuda, cuda:N or mps')
+    compile: str = param('off', 'off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile, numbers equal up to rounding')
+    profile: str = param('custom', 'the profile the sizes came from (full, quick, smoke or custom)')
 
     def validate(self) -> 'RunConfig':
         "Check and normalise every parameter; raise a one-line UserError for the first bad one."
@@ -97,6 +101,8 @@ class RunConfig:
         "A short hash of the parameters that decide the results."
         blob = json.dumps({k: getattr(self, k) for k in HASHED}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+HASHED = tuple(f.name for f in fields(RunConfig) if f.metadata['hashed'])   # the parameters that decide the results
 
 # %% ../nbs/04_train.ipynb #91539328
 def lr_at(epoch: int, epochs: int, lr0: float, eta_min: float = 2e-5) -> float:
