@@ -50,6 +50,7 @@ def _per_weight_hooks(model):
         hook.total = v if getattr(hook, 'total', None) is None else hook.total + v
     return Hooks([p for _, p in weight_params(model)], rec)
 
+# %% ../nbs/09_bench.ipynb #9041a0ef
 def bench_grad_flow(model_name: str, dev, steps: int = 10, rounds: int = 10) -> dict:
     """What the gradient-flow recorder adds to a training step: `GradFlow` (one hook, one fused reduction) and one hook per weight.
     Batch 2, where the model's own work does not hide it; steps are timed one by one, the three ways interleaved `rounds` times,
@@ -87,6 +88,7 @@ def bench_ours(model_name: str, dev, x, y, bs: int = 100, precision: str = 'fp32
     t0, t1 = _timed_epoch(model_name, dev, x, y, bs, precision, compile)
     return len(y) / (t1 - t0)
 
+# %% ../nbs/09_bench.ipynb #fd62a3da
 def _pack_worker(model_name, device, n_images, bs, compile, threads, barrier, q):
     "One of `bench_packed`'s processes: warm up, wait for the others, time an epoch, report `(start, end)` or the error."
     try:
@@ -126,6 +128,7 @@ class _PILImages(torch.utils.data.Dataset):
         from PIL import Image
         return self.t(Image.fromarray(self.x[i])), int(self.y[i])
 
+# %% ../nbs/09_bench.ipynb #db792bc6
 def bench_baseline(model_name: str, dev, x, y, bs: int = 100, workers: int = 2) -> tuple:
     "`(train images/s, eval images/s)` of the reference framework's style of training on `(x, y)`."
     import torchvision.transforms as T
@@ -159,6 +162,7 @@ def bench_eval_ours(model_name: str, dev, x, y) -> float:
     _sync(dev); t0 = time.perf_counter(); evaluate(m, x, y); _sync(dev)
     return len(y) / (time.perf_counter() - t0)
 
+# %% ../nbs/09_bench.ipynb #b07f680f
 def bf16_supported(dev) -> bool:
     "Whether bf16 autocast runs on `dev` (CUDA: the card says so; CPU: a small autocast matmul works)."
     if dev.type == 'cuda': return torch.cuda.is_bf16_supported()

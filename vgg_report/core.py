@@ -140,6 +140,7 @@ class FileLock:
         return self
     def __exit__(self, *_): self.release()
 
+# %% ../nbs/00_core.ipynb #7275470c
 @contextmanager
 def on_stop_signals(handler):
     "Call `handler(signum, frame)` on SIGINT (Ctrl-C) and SIGTERM inside the block (main thread only; elsewhere signals stay as they are)."

@@ -72,6 +72,7 @@ def check_subset(name: str, sizes: dict, n_train=None, n_val=None, n_test=None):
         if n is not None and not 1 <= n <= sizes[k]:
             raise UserError(f"--n_{k} {n} is outside 1..{sizes[k]} ({name} has {sizes[k]} {k} images)")
 
+# %% ../nbs/02_data.ipynb #87f91113
 def _split(name, x, y, x_test, y_test, classes, info) -> ImageData:
     "Apply `cifar_split` (95% / 5%, as 47,500 / 2,500 of 50,000) to a training set."
     n = len(y)
@@ -109,6 +110,7 @@ def _parse_batch(raw: bytes, src: str, member: str):
     if len(y) and (y.min() < 0 or y.max() > 99): raise UserError(f"{src}: {member} has labels outside 0..99")
     return torch.from_numpy(x.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(y)
 
+# %% ../nbs/02_data.ipynb #17c8ebd2
 def _read_members(path: Path) -> dict:
     "Raw bytes of train, test and meta from the archive or the folder at `path`."
     out = {}
@@ -149,6 +151,7 @@ def find_cifar100(data_dir=None):
         if p.exists(): return p
     return None
 
+# %% ../nbs/02_data.ipynb #3c20c547
 def can_download(host: str = 'www.cs.toronto.edu', timeout: float = 3.0) -> bool:
     "Whether CIFAR-100's host answers within `timeout` seconds (never when `$VGG_REPORT_OFFLINE` is set)."
     if os.environ.get('VGG_REPORT_OFFLINE'): return False
@@ -230,6 +233,7 @@ def _shape_masks(lobes, depth, hole, cx, cy, r, rot):
     m = torch.sigmoid((edge - rho) * 3)
     return m * torch.sigmoid((rho - hole[:, None, None] * r[:, None, None]) * 3)
 
+# %% ../nbs/02_data.ipynb #b4a4db0a
 def synthetic_images(idx, seed: int = 0) -> tuple:
     "Render the synthetic images with indices `idx`: `(x uint8 B×3×32×32, y int64)`; each depends only on its index."
     idx = torch.as_tensor(idx, dtype=torch.int64)
@@ -254,6 +258,7 @@ def synthetic_images(idx, seed: int = 0) -> tuple:
     img = img + 0.04 * noise
     return (img.clamp(0, 1) * 255).round().to(torch.uint8), y
 
+# %% ../nbs/02_data.ipynb #506071ca
 @lru_cache(maxsize=4)
 def synthetic_data(n_train: int = None,  # training images to render (the first of the split's draw order; None: all 47,500)
                    n_val: int = None,  # validation images (None: all 2,500)

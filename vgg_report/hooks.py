@@ -49,6 +49,7 @@ def weight_params(model: nn.Module) -> list:
     return [(n[:-len('.weight')].replace('.', '_'), p) for n, p in model.named_parameters()
             if n.endswith('weight') and p.requires_grad]
 
+# %% ../nbs/03_hooks.ipynb #b17a4f5f
 class GradFlow:
     """Per-layer mean |grad| of a model's weights: the last batch's and the mean over the batches since `reset()`. One gradient hook,
     on the output layer's weight (whose gradient comes first), asks autograd to call back when the backward pass is over; the callback

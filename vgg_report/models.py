@@ -46,6 +46,7 @@ class ReductionBlock(nn.Sequential):
         self.pool = nn.AvgPool2d(2, stride=2)
         conv_unit(self, 1, NF, bias=True, bn=bn)
 
+# %% ../nbs/01_models.ipynb #18d53b29
 class ProcessingBlock(nn.Module):
     "`block_s_j`: conv_0 → (bn_0) → act → conv_1 → (bn_1) → [+ x when residual] → act; no biases, size kept."
     def __init__(self, bn: bool = False, residual: bool = False):

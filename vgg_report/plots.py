@@ -52,6 +52,7 @@ def plot_curves(history: pd.DataFrame,  # one row per epoch: epoch, train_/val_ 
     ax.legend(fontsize=7); ax.grid(True, alpha=0.3)
     return ax
 
+# %% ../nbs/05_plots.ipynb #5080abc2
 def plot_grad_heatmap(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_batch, epoch_mean
                       stat: str = 'epoch_mean', ax=None, vmin=None, vmax=None, cmap: str = 'magma', title: str = None, ylabels: bool = True):
     "A layer × epoch heatmap of log10 mean |grad| (layers top to bottom from input to output); returns the image for a shared colour bar."

@@ -232,6 +232,7 @@ def study_scope(profile: str, dataset: str) -> str:
     return ('On a subset of CIFAR-100 for a few epochs the study shows its phenomena and the direction of the differences, '
             "with accuracies far below the seed report's.")
 
+# %% ../nbs/08_report.ipynb #0d4fffd8
 def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, pv: pd.DataFrame) -> str:
     "The LaTeX source of `numbers.tex`."
     s = header('report notebook', run_set) + '\\makeatletter\n\\newcommand{\\res}[2]{\\@ifundefined{res@#1@#2}{--}{\\csname res@#1@#2\\endcsname}}\n'
@@ -399,6 +400,7 @@ def remedies_verdict(recs: dict) -> str:
                    f"({min(lift, key=lift.get)}) to {max(lift.values()):.1f} ({max(lift, key=lift.get)}) orders of magnitude")
     return s + (f"; not in this run set: {', '.join(missing)}" if missing else '')
 
+# %% ../nbs/08_report.ipynb #62d298c1
 def fig_remedies(recs):
     "The first layer's mean |grad| (log axis) and the validation accuracy per epoch, for the seed-0 run of plain VGG_38 and every remedy."
     fig, axs = plt.subplots(1, 2, figsize=(7, 2.8))
@@ -451,6 +453,7 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
     written[-1].write_text(numbers_tex(recs, profile, dataset, run_set, cl, pv) + _macro('RemediesVerdict', tex_escape(remedies_verdict(recs))))
     return dict(files=written, claims=cl, paper=pv)
 
+# %% ../nbs/08_report.ipynb #fca4e2c1
 def build_pdf(out=None, quiet: bool = True) -> Path:
     "Run latexmk on `<out>/report/report.tex` (LaTeX sources copied from the project when `out` is elsewhere); return the PDF."
     out = Path(out) if out else project_root()

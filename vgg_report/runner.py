@@ -138,6 +138,7 @@ def run_lock(out: Path) -> FileLock:
     "The lock that makes one process at a time run the folder `out` (a hidden file beside it, so it survives setting aside)."
     return FileLock(out.parent/f'.{out.name}.lock')
 
+# %% ../nbs/06_runner.ipynb #113be2be
 def check_writable(path: Path, what: str = '--runs_dir'):
     "Create `path` if needed and check a file can be written there; a one-line UserError otherwise."
     try:
@@ -179,6 +180,7 @@ NOTEBOOK_PARAMS = {  # the experiment notebook's parameters beyond RunConfig's f
     'progress': (str, 'bar', 'bar, lines (for logs) or none'),
 }
 
+# %% ../nbs/06_runner.ipynb #eeadf488
 def parameters_cell() -> str:
     """The experiment notebook's papermill parameters cell, as `RunConfig` (names, types, help, the notebook's defaults) and
     `NOTEBOOK_PARAMS` define it. Papermill needs the cell literal; `tests/test_runner.py` proves it is this text."""
@@ -216,6 +218,7 @@ class _ForwardStop:
         os.kill(pid, signal.SIGINT)
     def __exit__(self, *exc): self._signals.__exit__(*exc)
 
+# %% ../nbs/06_runner.ipynb #885aa9ce
 def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
     """Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics. A failure is recorded in `failure.json`
     (`RunFailed`); a problem the user must fix (bad input, a full disk) is a `UserError`; a stop on request a `KeyboardInterrupt`."""
@@ -277,6 +280,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
     if slug is None: slug = slugify(name or f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
     return cfg, slug
 
+# %% ../nbs/06_runner.ipynb #dc47669b
 @call_parse
 @cli_errors
 def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see --list_rows)

@@ -174,6 +174,7 @@ def _ray_init(address, n_jobs, gpus, env):
         raise UserError(f"--address {address}: no Ray cluster answers there ({str(e).splitlines()[0]}); start one with `ray start --head`") from None
     return _ray_messages_to_file()
 
+# %% ../nbs/07_sweep.ipynb #80392c99
 def _ray_messages_to_file() -> Path:
     """Send what Ray's driver prints about its nodes (a raylet's death with the last lines of its log, autoscaler errors) to
     `vgg_sweep-<pid>.log` in Ray's session logs, not to the sweep's output; return that file."""
@@ -207,6 +208,7 @@ def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, r
             ray.shutdown()
             if messages.exists(): print(f"[sweep] Ray's messages about its nodes: {messages}", flush=True)
 
+# %% ../nbs/07_sweep.ipynb #77f31ab5
 def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries):
     "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times."
     use_gpu = (gpus or 0) > 0 if address is None else ray.cluster_resources().get('GPU', 0) > 0
@@ -225,7 +227,6 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
                 pending[task.remote(j, data_dir, force, False, RETRY_LOCK_WAIT_S)] = j; continue
             res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{lost[j.name][-1]}, after {retries} retries', notebook=str(j.out/EXPERIMENT_NB))
         progress.add(dict(res, retried=lost[j.name]) if lost[j.name] else res)
-
 
 # %% ../nbs/07_sweep.ipynb #c8f2d3e5
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
@@ -265,6 +266,7 @@ def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str 
         if jobs is None: return runs_per_gpu * (torch.cuda.device_count() if n_gpus is None else n_gpus)
     return 1 if jobs is None else jobs
 
+# %% ../nbs/07_sweep.ipynb #5e62833c
 @call_parse
 @cli_errors
 def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
@@ -316,6 +318,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
         if r['outcome'] == 'failed': print(f"failed: {r['row']}: see {r['notebook']}", file=sys.stderr)
     if counts.get('failed'): sys.exit(1)
 
+# %% ../nbs/07_sweep.ipynb #49591885
 @call_parse
 @cli_errors
 def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)

@@ -55,6 +55,7 @@ def param(default, help: str, hashed: bool = False, **notebook):
     enters the config hash), and `notebook=value` when the experiment notebook's default differs (tiny sizes for a run by hand)."""
     return field(default=default, metadata=dict(help=help, hashed=hashed, **notebook))
 
+# %% ../nbs/04_train.ipynb #714ecb49
 @dataclass
 class RunConfig:
     "Every parameter of one training run (SPEC §4), with the names used in notebooks, grid, files and tables: their one definition."
@@ -102,6 +103,7 @@ class RunConfig:
         blob = json.dumps({k: getattr(self, k) for k in HASHED}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
+# %% ../nbs/04_train.ipynb #51a842a1
 HASHED = tuple(f.name for f in fields(RunConfig) if f.metadata['hashed'])   # the parameters that decide the results
 
 # %% ../nbs/04_train.ipynb #91539328
@@ -182,6 +184,7 @@ def git_commit() -> str:
         return sha + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
+# %% ../nbs/04_train.ipynb #49bc8302
 def _torchvision_version() -> str:
     "torchvision's version with its build tag, read from its version.py: importing torchvision costs over a second per run."
     import importlib.util, re
@@ -242,6 +245,7 @@ def latest_checkpoint(out, cfg_hash: str, say=print):
     if bad: say(f"warning: {'; '.join(bad)}; no good checkpoint is left, so the run starts again from scratch")
     return None
 
+# %% ../nbs/04_train.ipynb #9324e508
 class StopRequest:
     """While active (in the main thread), the first SIGINT (Ctrl-C) or SIGTERM asks the run to stop at the next batch, save and exit;
     a second Ctrl-C stops at once. Truthy once asked."""
@@ -258,6 +262,7 @@ class StopRequest:
 class RunInterrupted(KeyboardInterrupt):
     "The run stopped on request after saving its progress; the same command resumes it."
 
+# %% ../nbs/04_train.ipynb #a1ef8ef7
 class _Progress:
     "A tqdm bar per epoch (`bar`), a log line every `every` seconds (`lines`), or silence (`none`)."
     def __init__(self, mode: str, epochs: int, every: float = 30.):
@@ -297,6 +302,7 @@ def _epochs_to(history, threshold):
 
 def _finite(*xs): return all(x is not None and math.isfinite(x) for x in xs)
 
+# %% ../nbs/04_train.ipynb #31113a77
 def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 'fp32', progress=None, stop=None, resume=None):
     """One epoch over `(x, y)` in batches of `bs` (shuffled and augmented from `g`); `(mean loss, mean accuracy)` over the batches.
     When `stop()` turns true it returns early with `dict(batch, loss_sum, acc_sum)`: pass that back as `resume`, with `g` in its
@@ -350,6 +356,7 @@ def _write_tables(out, st):
     atomic_write(out/'history.csv', pd.DataFrame(st['history'], columns=['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'seconds']).to_csv(index=False))
     atomic_write(out/'grad_flow.csv', pd.DataFrame(st['grad_flow'], columns=['epoch', 'layer', 'last_batch', 'epoch_mean']).to_csv(index=False))
 
+# %% ../nbs/04_train.ipynb #8417aaa3
 def _train_run(cfg, out, data_dir, bar, data, stop_after):
     for t in out.glob('.*.tmp*'): t.unlink()        # half-written files of a killed writer: never read, now removed
     if (out/'metrics.json').exists():
