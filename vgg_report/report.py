@@ -43,7 +43,7 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper')
     that has a run there. A row outside the grid that was run is not listed as missing."""
     jobs = plan('all', None, profile, dataset, runs_dir, quiet=True)
     extra = [] if grid in GRIDS else plan(grid, None, profile, dataset, runs_dir, quiet=True)
-    wanted = {r.name for r in GRIDS['paper']} | {r.name for r in GRIDS[grid]} if grid in GRIDS else {r.name for r in GRIDS['paper']} | {j.name for j in extra}
+    wanted = {r.name for r in GRIDS['paper']} | ({r.name for r in GRIDS[grid]} if grid in GRIDS else {j.name for j in extra})
     jobs += [j for j in extra if j.name not in ROWS]
     check_study([j.row for j in jobs])
     recs = {}
@@ -116,8 +116,8 @@ def mean_std(vals, pct: bool = False) -> str:
 def group_table(recs: dict, group: str, kind: str) -> pd.DataFrame:
     "Loss (`kind='loss'`) or accuracy (`'acc'`) table of one table group, as formatted text; the seed group adds mean ± std."
     field = TABLE_GROUPS[group]; col = field.replace('_', ' ')
-    out = []
-    for name in _group(recs, group):
+    names, out = _group(recs, group), []
+    for name in names:
         r = recs[name]
         d = {'model': name, col: _param(r, field)}
         if kind == 'loss':
@@ -127,7 +127,7 @@ def group_table(recs: dict, group: str, kind: str) -> pd.DataFrame:
                       'ep. to 40%': _cell(r, 'epochs_to_40', fmt_epoch), 'ep. to 45%': _cell(r, 'epochs_to_45', fmt_epoch)})
         out.append(d)
     if group == 'seed':
-        fin = _complete([recs[n] for n in _group(recs, group)])
+        fin = _complete([recs[n] for n in names])
         d = {'model': f'mean ± std (n={len(fin)})', col: ''}
         keys = ['train_loss', 'val_loss', 'test_loss'] if kind == 'loss' else ['train_acc', 'val_acc', 'test_acc']
         for k, c in zip(keys, [c for c in out[0] if c not in ('model', col)]):

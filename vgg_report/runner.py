@@ -5,7 +5,7 @@
 # %% ../nbs/06_runner.ipynb #ca590289
 from __future__ import annotations
 import csv, re, os, signal, sys, time, tempfile
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
@@ -183,15 +183,13 @@ NOTEBOOK_PARAMS = {  # the experiment notebook's parameters beyond RunConfig's f
 # %% ../nbs/06_runner.ipynb #eeadf488
 def parameters_cell() -> str:
     """The experiment notebook's papermill parameters cell, as `RunConfig` (names, types, help, the notebook's defaults) and
-    `NOTEBOOK_PARAMS` define it. Papermill needs the cell literal; `tests/test_runner.py` proves it is this text."""
-    from dataclasses import fields
+    `NOTEBOOK_PARAMS` define it. Papermill needs the cell literal; `tests/test_notebooks.py` proves it is this text."""
     ps = [(f.name, f.type, f.metadata.get('notebook', f.default), f.metadata['help']) for f in fields(RunConfig)]
     ps += [(n, t.__name__, d, h) for n, (t, d, h) in NOTEBOOK_PARAMS.items()]
     return '\n'.join(f'{n}: {t} = {d!r}  # {h}' for n, t, d, h in ps)
 
 def check_parameters(ns: dict):
     "Stop the experiment notebook in one line when papermill injected a parameter it does not have (a misspelt `-p` name)."
-    from dataclasses import fields
     known = {f.name for f in fields(RunConfig)} | set(NOTEBOOK_PARAMS)
     plain = (str, int, float, bool, type(None), list, dict)
     unknown = sorted(k for k, v in ns.items() if not k.startswith('_') and k not in known and k not in ('In', 'Out') and isinstance(v, plain))
