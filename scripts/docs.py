@@ -26,7 +26,8 @@ def _flags(cell) -> set:
 def execute(path, skip_flags=('cuda',)):
     """Run notebook `path` in this process with execnb, as nbdev_test does (from its folder, skipping the cells with `skip_flags`,
     `#| eval: false` and the export cell), and return it with its new outputs, and the indices of the cells that ran. Matplotlib
-    figures are captured as PNG."""
+    figures are captured as PNG. Torch runs on one thread, as the tests do: a sum's order, and so its last digits, follow the
+    thread count."""
     from execnb.nbio import read_nb
     from execnb.shell import CaptureShell
     from fastcore.xtras import working_directory
@@ -35,12 +36,14 @@ def execute(path, skip_flags=('cuda',)):
     def skip(cell):
         if cell.cell_type != 'code' or 'nbdev_export' + '(' in cell.source or skip_flags & _flags(cell): return True
         ran.add(cell.idx_)
-    saved = dict(os.environ)
+    import torch
+    saved, threads = dict(os.environ), torch.get_num_threads()
     os.environ['IN_TEST'] = '1'                       # nbdev_export() cells do nothing, as under nbdev_test
+    torch.set_num_threads(1)
     try:
         k = CaptureShell(path, mpl_format='png')
         with working_directory(path.parent): k.run_all(nb, exc_stop=True, preproc=skip)
-    finally: os.environ.clear(); os.environ.update(saved)
+    finally: os.environ.clear(); os.environ.update(saved); torch.set_num_threads(threads)
     return nb, ran
 
 _VOLATILE = [(re.compile(r'0x[0-9a-f]{6,}'), '0x…'), (re.compile(r'/tmp/[^\s\'"\)\]]+'), '/tmp/…'),
