@@ -81,7 +81,7 @@ def paper(tmp_path_factory):
     """The whole paper grid, smoke-sized on the synthetic data, swept sequentially from nothing by a real `vgg_sweep` process (once
     per test session, whatever the number of workers). Returns the runs folder and the sweep's stdout."""
     def build(runs):
-        r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs)
+        r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs, '--jobs', '1')
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         return r.stdout
     return shared(tmp_path_factory, 'paper', build)

@@ -99,20 +99,32 @@ def test_synthetic_is_deterministic_and_shaped():
     assert not torch.equal(a.x_train, D.synthetic_data.__wrapped__(n_train=2000, n_val=100, n_test=300, seed=1).x_train)
     assert len({a.x_train[i].float().mean().item() for i in range(200)}) > 190          # images differ
 
-@pytest.mark.slow
-def test_synthetic_is_learnable_quickly():
-    "A tiny CNN beats chance (1%) several times over within seconds."
-    ds = D.synthetic_data(n_train=5700, n_val=100, n_test=500)
+def test_a_tiny_cnn_learns_both_factors_of_a_synthetic_class():
+    """The colour (class % 10) and the texture (class // 10) are each learnable in seconds by a tiny CNN with a head for each,
+    on held-out images: version 1's rotated shapes failed the second (VGG_08 learnt only the colour within the quick profile)."""
+    x, y = D.synthetic_images(torch.arange(1200)); xv, yv = D.synthetic_images(torch.arange(50000, 50400))
     torch.manual_seed(0)
-    m = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-                      nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 100))
-    opt = torch.optim.Adam(m.parameters(), 3e-3); g = torch.Generator().manual_seed(0); t0 = time.time()
-    for _ in range(3):
-        for xb, yb in D.batches(ds.x_train, ds.y_train, 100, g, train=False):
-            opt.zero_grad(); F.cross_entropy(m(xb), yb).backward(); opt.step()
-    with torch.no_grad(): acc = (m(D.normalize(ds.x_test)).argmax(1) == ds.y_test).float().mean().item()
-    assert acc > 0.04, acc
-    assert time.time() - t0 < 120
+    m = nn.Sequential(nn.Conv2d(3, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                      nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(32, 20))
+    opt = torch.optim.Adam(m.parameters(), 3e-3); g = torch.Generator().manual_seed(0)
+    for _ in range(8):
+        for xb, yb in D.batches(x, y, 50, g, train=True):         # augmented, flips included
+            o = m(xb); loss = F.cross_entropy(o[:, :10], yb % 10) + F.cross_entropy(o[:, 10:], yb // 10)
+            opt.zero_grad(); loss.backward(); opt.step()
+    with torch.no_grad(): o = m(D.normalize(xv))
+    colour, texture = ((o[:, s].argmax(1) == t).float().mean().item() for s, t in ((slice(0, 10), yv % 10), (slice(10, 20), yv // 10)))
+    assert colour > 0.9 and texture > 0.5, (colour, texture)           # chance: 0.1 each
+
+def test_synthetic_version_enters_the_hash_and_params(monkeypatch):
+    from vgg_report.train import RunConfig
+    import vgg_report.train as T
+    cfg = RunConfig(row='r', model='vgg08', epochs=1, n_train=10, n_val=10, n_test=10, dataset='synthetic')
+    assert D.synthetic_data(n_train=10, n_val=10, n_test=10).info['version'] == D.SYNTHETIC_VERSION == 'synthetic-v2'
+    h = cfg.hash
+    monkeypatch.setattr(T, 'SYNTHETIC_VERSION', 'synthetic-v1')
+    assert cfg.hash != h                                                # a run set of another version never matches
+    c2 = RunConfig(row='r', model='vgg08', epochs=1, n_train=10, n_val=10, n_test=10, dataset='cifar100')
+    h2 = c2.hash; monkeypatch.setattr(T, 'SYNTHETIC_VERSION', 'synthetic-v3'); assert c2.hash == h2   # CIFAR-100 runs keep theirs
 
 def test_subset_bounds(tmp_path):
     ds = D.synthetic_data(n_train=300, n_val=50, n_test=60)

@@ -239,7 +239,7 @@ def test_full_disk_mid_run_one_line_and_nothing_lost(tmp_path, reference):
 @pytest.mark.slow
 def test_diverged_row_is_recorded_and_the_sweep_goes_on(tmp_path):
     grid = tmp_path/'grid.csv'; grid.write_text('name,model,lr\nhuge-lr,vgg08,1e12\nfine,vgg08,1e-3\n')
-    r = run_cli('vgg_sweep', '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path)
+    r = run_cli('vgg_sweep', '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path, '--jobs', '1')
     assert r.returncode == 0 and '1 diverged' in r.stdout and '1 complete' in r.stdout, r.stdout[-3000:]
     out = tmp_path/'smoke-synthetic'/'huge-lr'
     m = read_json(out/'metrics.json')
@@ -331,7 +331,7 @@ def test_ctrl_c_stops_vgg_run_within_seconds_and_it_resumes(tmp_path):
 @pytest.mark.long
 def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(paper, tmp_path):
     runs, _ = paper
-    args = ['--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', str(tmp_path), '--only', 'VGG_08', 'BN-Baseline']
+    args = ['--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', str(tmp_path), '--jobs', '1', '--only', 'VGG_08', 'BN-Baseline']
     p = subprocess.Popen([str(BIN/'vgg_sweep'), *args], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _wait(lambda: FileLock(tmp_path/'smoke-synthetic'/'bn-baseline'/'.train.lock').locked_elsewhere(), p)
     time.sleep(1)

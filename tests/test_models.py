@@ -68,7 +68,7 @@ def test_a_notebook_of_your_own_registers_a_model_everywhere(tmp_path):
     line = next((l for l in r.stdout.splitlines() if l.startswith('vgg11_plain ')), None)
     assert r.returncode == 0 and line and 'vgg_report.myblocks' in line, r.stdout + r.stderr
     (tmp_path/'mine.csv').write_text('name,model,lr\nPlain-11,vgg11_plain,1e-3\n')
-    r = run_cli('vgg_sweep', '--grid', tmp_path/'mine.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', env=mine)
+    r = run_cli('vgg_sweep', '--grid', tmp_path/'mine.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', '--jobs', '1', env=mine)
     assert r.returncode == 0 and '1 complete' in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
     m = json.loads((tmp_path/'runs'/'smoke-synthetic'/'plain-11'/'metrics.json').read_text())
     assert m['model'] == 'vgg11_plain' and m['status'] == 'complete'

@@ -32,7 +32,7 @@ def test_second_sweep_skips_everything(paper):
     runs, _ = paper
     nb = runs/'smoke-synthetic'/'bn-baseline'/'experiment.ipynb'
     before = nb.stat().st_mtime_ns; t0 = time.time()
-    r = call_cli('vgg_sweep', *SMOKE, '--runs_dir', runs)
+    r = call_cli('vgg_sweep', *SMOKE, '--runs_dir', runs, '--jobs', '1')
     assert r.returncode == 0 and '11 skipped' in r.stdout and '0 complete' in r.stdout, r.stdout
     assert nb.stat().st_mtime_ns == before and time.time() - t0 < 60
 
@@ -49,7 +49,7 @@ def _sweep_until(args, cond, timeout=300):
 def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
     runs, _ = paper
     rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
-    args = [*SMOKE, '--runs_dir', str(tmp_path), '--only', *rows]
+    args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', *rows]
     p = _sweep_until(args, lambda: (tmp_path/'smoke-synthetic/bn-baseline/history.csv').exists())   # written just after the first checkpoint
     os.killpg(p.pid, signal.SIGKILL); p.wait()
     st = status(tmp_path)
@@ -75,7 +75,7 @@ def test_ray_sweep_matches_sequential(paper, tmp_path):
 
 @pytest.mark.slow
 def test_two_sweeps_never_run_a_row_twice(tmp_path):
-    args = [*SMOKE, '--runs_dir', str(tmp_path), '--only', 'BN-Baseline']
+    args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', 'BN-Baseline']
     a = _sweep_until(args, lambda: run_lock(tmp_path/'smoke-synthetic'/'bn-baseline').locked_elsewhere())
     os.killpg(a.pid, signal.SIGSTOP)             # A stays inside the row, holding its lock, however fast the host finishes a smoke row
     try:
@@ -95,7 +95,7 @@ def test_failed_row_does_not_stop_the_others(paper, tmp_path):
     state = load_checkpoint(runs/'smoke-synthetic'/'vgg_08'/'checkpoint.pt')    # a sound checkpoint of another architecture
     state['config_hash'] = read_json(src/'params.json')['config_hash']; save_checkpoint(bad/'checkpoint.pt', state)
     ck = (bad/'checkpoint.pt').read_bytes()
-    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--only', 'BN-x5', 'VGG_08')
+    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--jobs', '1', '--only', 'BN-x5', 'VGG_08')
     assert r.returncode == 1 and '1 failed' in r.stdout and '1 complete' in r.stdout, r.stdout
     assert f'failed: BN-x5: see {bad}/experiment.ipynb' in r.stderr
     assert status(tmp_path)['BN-x5']['status'] == 'failed' and (bad/'checkpoint.pt').read_bytes() == ck

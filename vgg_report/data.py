@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #9bbf666c
 from __future__ import annotations
-import hashlib, io, os, pickle, socket, sys, tarfile, threading
+import hashlib, io, math, os, pickle, socket, sys, tarfile, threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,8 +16,8 @@ from .core import UserError, cli_errors, data_dir as _data_dir
 
 # %% auto #0
 __all__ = ['DATASETS', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_ARCHIVE', 'CIFAR_FOLDER', 'CIFAR_URL', 'CIFAR_MD5', 'CIFAR_MEMBER_MD5',
-           'CIFAR_SIZES', 'SYNTHETIC_CLASSES', 'cifar_split', 'ImageData', 'check_subset', 'read_cifar100',
-           'find_cifar100', 'can_download', 'download_cifar100', 'load_cifar100', 'write_cifar_like',
+           'CIFAR_SIZES', 'SYNTHETIC_VERSION', 'SYNTHETIC_CLASSES', 'cifar_split', 'ImageData', 'check_subset',
+           'read_cifar100', 'find_cifar100', 'can_download', 'download_cifar100', 'load_cifar100', 'write_cifar_like',
            'synthetic_images', 'synthetic_data', 'augment_batch', 'normalize', 'batches', 'resolve_dataset',
            'load_data', 'vgg_data']
 
@@ -197,13 +197,12 @@ def write_cifar_like(root, n_train: int = 200, n_test: int = 50, archive: bool =
     return root/CIFAR_ARCHIVE
 
 # %% ../nbs/02_data.ipynb #31633162
-_SHAPES = [(0, 0.0, 0.0), (0, 0.0, 0.55), (2, 0.35, 0.0), (3, 0.30, 0.0), (4, 0.22, 0.0),  # (lobes, depth, hole)
-           (5, 0.45, 0.0), (6, 0.40, 0.0), (8, 0.25, 0.0), (3, 0.60, 0.0), (2, 0.65, 0.0)]
-_SHAPE_NAMES = ('disc', 'ring', 'ellipse', 'triangle', 'square', 'star5', 'star6', 'gear', 'trefoil', 'peanut')
+SYNTHETIC_VERSION = 'synthetic-v2'   # recorded in params.json and in each run's hash: change it whenever an image changes
+_TEXTURE_NAMES = ('plain', 'hstripe4', 'hstripe8', 'vstripe4', 'vstripe8', 'checker', 'hatch', 'dots', 'grid', 'rings')
 _COLOURS = [[.95, .15, .15], [.15, .85, .15], [.2, .3, .95], [.95, .9, .1], [.9, .15, .9],
             [.1, .9, .9], [.98, .55, .05], [.55, .2, .85], [.95, .95, .95], [.45, .3, .15]]
 _COLOUR_NAMES = ('red', 'green', 'blue', 'yellow', 'magenta', 'cyan', 'orange', 'purple', 'white', 'brown')
-SYNTHETIC_CLASSES = [f'{s}_{c}' for s in _SHAPE_NAMES for c in _COLOUR_NAMES]
+SYNTHETIC_CLASSES = [f'{t}_{c}' for t in _TEXTURE_NAMES for c in _COLOUR_NAMES]
 _M32 = 0xFFFFFFFF
 
 def _hash32(x: torch.Tensor) -> torch.Tensor:
@@ -224,14 +223,22 @@ def _noise_texture(seed: int) -> torch.Tensor:
     "A fixed 3×256×256 Gaussian texture; each image takes a crop of it as pixel noise."
     return torch.randn(3, 256, 256, generator=torch.Generator().manual_seed(seed))
 
-def _shape_masks(lobes, depth, hole, cx, cy, r, rot):
-    "Soft masks (B, 32, 32) of star-like shapes: radius r·(1 + depth·cos(lobes·θ + rot)), optional hole."
-    gy, gx = torch.meshgrid(torch.arange(32.), torch.arange(32.), indexing='ij')
-    dx, dy = gx[None] - cx[:, None, None], gy[None] - cy[:, None, None]
-    rho, th = torch.sqrt(dx**2 + dy**2), torch.atan2(dy, dx)
-    edge = r[:, None, None] * (1 + depth[:, None, None] * torch.cos(lobes[:, None, None] * th + rot[:, None, None]))
-    m = torch.sigmoid((edge - rho) * 3)
-    return m * torch.sigmoid((rho - hole[:, None, None] * r[:, None, None]) * 3)
+# %% ../nbs/02_data.ipynb #1b1a2d7b
+def _textures(k, gx, gy, phase, cx, cy) -> torch.Tensor:
+    """Texture `k[b]` (an index into `_TEXTURE_NAMES`) of each image at pixel grids `gx, gy` (1×32×32), shifted by `phase` (B×2, in
+    [0, 1)), centred at `(cx, cy)` for the rings: values in [0, 1], B×32×32. Each is its own mirror image up to a shift."""
+    x, y = gx + 8 * phase[:, :1, None], gy + 8 * phase[:, 1:, None]
+    wave = lambda t, period: torch.cos(2 * math.pi * t / period)
+    r = torch.sqrt((gx - cx[:, None, None])**2 + (gy - cy[:, None, None])**2)
+    t = torch.stack([torch.ones_like(x),                                                 # plain
+                     0.5 + 0.5 * wave(y, 4), 0.5 + 0.5 * wave(y, 8),                     # horizontal stripes, periods 4 and 8
+                     0.5 + 0.5 * wave(x, 4), 0.5 + 0.5 * wave(x, 8),                     # vertical stripes
+                     0.5 + 0.5 * torch.sign(wave(x, 8) * wave(y, 8)),                    # checkerboard
+                     0.5 + 0.5 * torch.maximum(wave(x + y, 6), wave(x - y, 6)),          # cross-hatch (both diagonals)
+                     (wave(x, 6) * wave(y, 6) > 0.5).float(),                            # dots
+                     1 - torch.maximum(wave(x, 8), wave(y, 8)).clamp(min=0) ** 8,        # grid of dark lines
+                     0.5 + 0.5 * wave(r, 5)], 1)                                         # rings around the object's centre
+    return t[torch.arange(len(k)), k]
 
 # %% ../nbs/02_data.ipynb #b4a4db0a
 def synthetic_images(idx, seed: int = 0) -> tuple:
@@ -241,16 +248,17 @@ def synthetic_images(idx, seed: int = 0) -> tuple:
     B = len(idx)
     if B == 0: return torch.zeros(0, 3, 32, 32, dtype=torch.uint8), y
     u = lambda draw, n=1: _uniform(idx, draw, seed, n)
-    shp, colours = torch.tensor(_SHAPES), torch.tensor(_COLOURS)
+    colours = torch.tensor(_COLOURS)
     # background: a smooth random colour field (bilinear upsampling of 4×4 noise)
     img = F.interpolate((u(0, 48) * 0.3 + 0.35).view(B, 3, 4, 4), size=32, mode='bilinear', align_corners=False)
-    # a smaller distractor of a random class, then the object of the image's own class on top
-    distractor = (u(1)[:, 0] * 100).long().clamp(max=99)
-    for d, (cls, scale) in enumerate(((distractor, 0.4), (y, 1.0))):
-        s, v = shp[cls // 10], u(2 + d, 8)
-        m = _shape_masks(s[:, 0], s[:, 1], s[:, 2], 8 + 16 * v[:, 0], 8 + 16 * v[:, 1], (8 + 4 * v[:, 2]) * scale, v[:, 3] * 6.2832)
-        col = (colours[cls % 10] * (0.7 + 0.3 * v[:, 4:5]) + 0.12 * (v[:, 5:8] - 0.5)).clamp(0, 1)
-        img = img * (1 - m[:, None]) + col[:, :, None, None] * m[:, None]
+    # the object: a soft disc of the class's colour, textured by the class's texture (dark 30 %, bright 100 % of the colour)
+    gy, gx = torch.meshgrid(torch.arange(32.), torch.arange(32.), indexing='ij')
+    v = u(2, 6)
+    cx, cy, r = 13 + 6 * v[:, 0], 13 + 6 * v[:, 1], 10 + 4 * v[:, 2]
+    disc = torch.sigmoid((r[:, None, None] - torch.sqrt((gx - cx[:, None, None])**2 + (gy - cy[:, None, None])**2)) * 2)
+    tex = _textures(y // 10, gx[None], gy[None], v[:, 3:5], cx, cy)
+    col = colours[y % 10] * (0.8 + 0.2 * v[:, 5:6])
+    img = img * (1 - disc[:, None]) + (col[:, :, None, None] * (0.3 + 0.7 * tex[:, None])) * disc[:, None]
     # pixel noise: a crop of a fixed Gaussian texture at an offset drawn from the index
     o = (u(4, 2) * 224).long()
     rows, cols = o[:, :1] + torch.arange(32), o[:, 1:] + torch.arange(32)
@@ -275,7 +283,7 @@ def synthetic_data(n_train: int = None,  # training images to render (the first 
     xt, yt = render(torch.from_numpy(tr[:n_train]))
     xv, yv = render(torch.from_numpy(va[:n_val]))
     xs, ys = render(torch.arange(sizes['train'] + sizes['val'], sizes['train'] + sizes['val'] + (n_test or sizes['test'])))
-    info = dict(dataset='synthetic', source=f'vgg_report.data.synthetic_data(seed={seed})', official=False,
+    info = dict(dataset='synthetic', version=SYNTHETIC_VERSION, source=f'vgg_report.data.synthetic_data(seed={seed})', official=False,
                 subset=dict(train=n_train, val=n_val, test=n_test))
     return ImageData('synthetic', xt, yt, xv, yv, xs, ys, SYNTHETIC_CLASSES, info)
 

@@ -21,8 +21,9 @@ from .runner import (PROFILES, select_rows, build_config, resolve_profile, run_f
                                prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, FAILURE)
 
 # %% auto #0
-__all__ = ['RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'fmt_secs',
-           'run_job', 'SweepProgress', 'summary', 'sweep', 'grid_status', 'sweep_width', 'vgg_sweep', 'vgg_status']
+__all__ = ['CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost',
+           'calibrate', 'parallel_speedup', 'fmt_secs', 'run_job', 'SweepProgress', 'summary', 'sweep', 'grid_status',
+           'cpu_cores', 'sweep_width', 'vgg_sweep', 'vgg_status']
 
 # %% ../nbs/07_sweep.ipynb #dfffb10f
 @dataclass
@@ -63,9 +64,13 @@ def run_cost(cfg: RunConfig) -> float:
     n_train = cfg.n_train or 47500; n_eval = (cfg.n_val or 2500)
     return model_macs(cfg.model) * (cfg.epochs * (3 * n_train + n_eval) + (cfg.n_test or 10000) * 2)
 
-def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50) -> float:
-    "Seconds per forward-pass MAC, timed with a few VGG_38-BN training steps on `device`."
+def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int = None) -> float:
+    "Seconds per forward-pass MAC, timed with a few VGG_38-BN training steps on `device` (on `threads` torch threads, when given)."
     dev = get_device(device)
+    if threads is not None:
+        before = torch.get_num_threads(); torch.set_num_threads(threads)
+        try: return calibrate(device, steps, bs)
+        finally: torch.set_num_threads(before)
     m = create_model('vgg38_bn').to(dev); opt = torch.optim.Adam(m.parameters())
     x, y = torch.randn(bs, 3, 32, 32, device=dev), torch.randint(0, 100, (bs,), device=dev)
     def step():
@@ -76,6 +81,12 @@ def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50) -> float:
     for _ in range(steps): step()
     if dev.type == 'cuda': torch.cuda.synchronize()
     return (time.perf_counter() - t0) / (steps * bs * 3 * model_macs('vgg38_bn'))
+
+CPU_PARALLEL_EFFICIENCY = 0.915  # two one-thread training processes, one per core, ran 1.83× as fast as one (vgg_bench --pack 2, here)
+
+def parallel_speedup(n_jobs: int, device: str = 'auto') -> float:
+    "How many times faster `n_jobs` rows at once go than one: on a CPU less than `n_jobs` (the cores share memory bandwidth)."
+    return n_jobs * CPU_PARALLEL_EFFICIENCY if n_jobs > 1 and get_device(device).type == 'cpu' else float(n_jobs)
 
 RUN_OVERHEAD_S = 5.0  # starting a kernel, importing torch, loading data, plotting, beyond the training: measured at 4-5 s per smoke run here
 
@@ -101,16 +112,16 @@ def run_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, l
 # %% ../nbs/07_sweep.ipynb #ae8e89f8
 class SweepProgress:
     "Counts rows by outcome; the ETA is the predicted time of the rows left, scaled by how the finished rows compared with their prediction."
-    def __init__(self, jobs, parallel: int = 1, sec_per_mac: float = 0.0):
+    def __init__(self, jobs, parallel: int = 1, sec_per_mac: float = 0.0, speedup: float = None):
         self.predicted = {j.name: RUN_OVERHEAD_S + run_cost(j.cfg) * sec_per_mac for j in jobs}
-        self.total, self.parallel = len(jobs), parallel
+        self.total, self.parallel, self.speedup = len(jobs), parallel, speedup or parallel
         self.results, self.actual, self.expected = [], 0.0, 0.0
 
     def eta(self) -> float:
         "Seconds still to go, or NaN before any row has run."
         if not self.expected: return float('nan')
         left = sum(p for n, p in self.predicted.items() if n not in {r['row'] for r in self.results})
-        return left * (self.actual / self.expected) / self.parallel
+        return left * (self.actual / self.expected) / self.speedup
 
     def add(self, res: dict):
         "Record a finished row and print the sweep's progress line."
@@ -232,7 +243,8 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
-    progress = SweepProgress(jobs, n_jobs, calibrate(jobs[0].cfg.device) if sec_per_mac is None and jobs else sec_per_mac or 0.0)
+    spm = calibrate(jobs[0].cfg.device) if sec_per_mac is None and jobs else sec_per_mac or 0.0
+    progress = SweepProgress(jobs, n_jobs, spm, parallel_speedup(n_jobs, jobs[0].cfg.device) if jobs else None)
     if n_jobs == 1 and not address:
         for j in jobs: progress.add(run_job(j, data_dir, force))
     else: _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries)
@@ -255,8 +267,14 @@ def grid_status(jobs: list) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 # %% ../nbs/07_sweep.ipynb #d65ac3d8
-def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str = None, n_gpus: int = None) -> int:
-    """How many rows run at once: `jobs` when given; else `runs_per_gpu` per local GPU when packing, else 1.
+def cpu_cores() -> int:
+    "The CPU cores this process may run on (its affinity, where the system has one)."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str = None, n_gpus: int = None, cores: int = None) -> int:
+    """How many rows run at once: `jobs` when given; else `runs_per_gpu` per local GPU when packing; else, training on this
+    machine's CPU, one row per core (`cores`, default `cpu_cores()`), each on one thread; else 1 (a GPU, or a cluster).
     Packing needs GPUs: on a CPU (and no cluster `address`) `runs_per_gpu > 1` is a UserError."""
     if runs_per_gpu > 1 and address is None:
         dev = get_device(device)
@@ -264,7 +282,8 @@ def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str 
             raise UserError(f"--runs_per_gpu {runs_per_gpu} packs runs onto GPUs, but this sweep trains on {dev.type}; "
                             f"leave it out, or use --jobs N to run N rows at once")
         if jobs is None: return runs_per_gpu * (torch.cuda.device_count() if n_gpus is None else n_gpus)
-    return 1 if jobs is None else jobs
+    if jobs is not None: return jobs
+    return (cores or cpu_cores()) if address is None and get_device(device).type == 'cpu' else 1
 
 # %% ../nbs/07_sweep.ipynb #5e62833c
 @call_parse
@@ -295,13 +314,16 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     root = _runs_dir(runs_dir); check_writable(root); check_kernel(); check_project()
     states = {j.name: run_state(j.out, j.cfg.hash) for j in todo}
     left = [j for j in todo if states[j.name] not in ('complete', 'diverged') or force]
-    spm = calibrate(device) if left else None
-    est = sum(run_cost(j.cfg) for j in left) * spm + RUN_OVERHEAD_S * len(left) if left else 0
-    how = 'in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '') if not address else f'on the Ray cluster at {address}'
     dev = get_device(device)
+    if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # by default no more at once than there are rows
+    one_thread = n_jobs > 1 and dev.type == 'cpu'                                 # each row on its own core
+    spm = calibrate(device, threads=1 if one_thread else None) if left else None
+    rows = [run_cost(j.cfg) * spm + RUN_OVERHEAD_S for j in left]
+    est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device))   # the longest row bounds it
+    how = 'in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '') if not address else f'on the Ray cluster at {address}'
     print(f"profile {profile}{' -> ' + prof if profile == 'auto' else ''} on {dev.type.upper() if dev.type != 'cpu' else 'the CPU'}"
           f"{' (no GPU)' if profile == 'auto' and dev.type == 'cpu' else ''}: {len(todo)} rows of the {grid} grid into {root/f'{prof}-{todo[0].cfg.dataset}'}, "
-          f"{len(todo) - len(left)} already finished, {len(left)} to run {how}; estimated {fmt_secs(est / n_jobs)}", flush=True)
+          f"{len(todo) - len(left)} already finished, {len(left)} to run {how}{', one thread each' if one_thread else ''}; estimated {fmt_secs(est)}", flush=True)
     if dry_run:
         for j in todo: print(f'  {j.name:18} {states[j.name]:9} {j.cfg.model:12} lr={j.cfg.lr:<7g} batch={j.cfg.batch_size:<4} seed={j.cfg.seed:<3} epochs={j.cfg.epochs} -> {j.out}')
         return

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from .core import UserError, seed_everything, get_device, project_root, DEVICES, FileLock, die_with_parent, on_stop_signals
 from .models import create_model, count_params, check_model
-from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset
+from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset, SYNTHETIC_VERSION
 from .hooks import GradFlow
 
 # %% auto #0
@@ -100,8 +100,10 @@ class RunConfig:
 
     @property
     def hash(self) -> str:
-        "A short hash of the parameters that decide the results."
-        blob = json.dumps({k: getattr(self, k) for k in HASHED}, sort_keys=True)
+        "A short hash of the parameters that decide the results, and of the synthetic dataset's version when the run uses it."
+        d = {k: getattr(self, k) for k in HASHED}
+        if self.dataset == 'synthetic': d['data_version'] = SYNTHETIC_VERSION   # images of another version: another configuration
+        blob = json.dumps(d, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 # %% ../nbs/04_train.ipynb #51a842a1
