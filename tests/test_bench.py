@@ -1,5 +1,5 @@
 "vgg_bench runs on a tiny setting and reports its ratios (a benchmark, not a timed test)."
-import json, math
+import json, math, subprocess, sys
 import pytest
 from conftest import run_cli, call_cli, one_error_line
 
@@ -18,7 +18,7 @@ def check_consistent(res):
     epoch_s = 47500 / fastest + 2500 / res['eval_ours_images_per_s']
     assert res['projected_full_run_s'] == pytest.approx(100 * epoch_s) and res['projected_paper_grid_sequential_s'] == pytest.approx(1100 * epoch_s)
     # the recorders' costs are differences of two timings (a noisy host can make them slightly negative): present and finite
-    assert res['gradflow_step_s'] > 0 and all(math.isfinite(res[k]) for k in ('gradflow_fused_s', 'gradflow_per_weight_s'))
+    assert res['gradflow_step_s'] > 0 and all(math.isfinite(res[k]) for k in ('gradflow_fused_s', 'gradflow_public_s', 'gradflow_per_weight_s'))
 
 @pytest.mark.slow
 def test_vgg_bench_tiny(tmp_path):
@@ -71,3 +71,10 @@ def test_vgg_bench_failed_compile_is_reported_and_the_rest_stands(tmp_path):
     assert res['projection_engine'] == 'off'
     check_consistent(res)
     assert 'ours compiled  failed: --compile default failed' in r.stdout
+
+def test_bench_runs_as_a_module_and_leaves_argparse_alone():
+    "`python -m vgg_report.bench` (what `make gpu-check` runs) parses its options; importing the package patches nothing in argparse."
+    r = subprocess.run([sys.executable, '-m', 'vgg_report.bench', '--bogus'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == ['error: unrecognized arguments: --bogus (see bench.py --help)'], r.stderr
+    import argparse, vgg_report.core, vgg_report.sweep
+    assert argparse.ArgumentParser.error.__module__ == 'argparse'

@@ -45,3 +45,18 @@ def test_no_hook_survives_removal_even_after_an_error():
 
 def test_hook_rejects_other_targets():
     with pytest.raises(TypeError): Hook(torch.zeros(3), lambda *a: None)
+
+def test_grad_flow_without_torchs_private_apis_uses_the_public_engine(monkeypatch):
+    "A torch without the fused engine's private APIs gets the public one by default, with the same numbers; asking for fused says so."
+    import vgg_report.hooks as H
+    from vgg_report.models import create_model
+    def run(**kw):
+        torch.manual_seed(0); m = create_model('vgg08'); x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 100, (8,))
+        with H.GradFlow(m, **kw) as gf:
+            torch.nn.functional.cross_entropy(m(x), y).backward()
+            return gf.fused, [s['last_batch'] for s in gf.stats()]
+    fused, a = run()
+    monkeypatch.setattr(H, '_PRIVATE', False)
+    public, b = run()
+    assert fused and not public and torch.allclose(torch.tensor(a), torch.tensor(b), rtol=1e-5, atol=0)
+    with pytest.raises(RuntimeError, match='fused=False'): run(fused=True)

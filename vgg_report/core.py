@@ -8,12 +8,13 @@ import argparse, fcntl, os, signal, socket, sys, random, functools, threading, t
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
+from fastcore.script import anno_parser
 import torch
 
 # %% auto #0
-__all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'ENV_DIE_WITH_PARENT', 'UserError', 'cli_errors', 'project_root',
-           'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir', 'seed_everything', 'get_device', 'FileLock',
-           'on_stop_signals', 'die_with_parent']
+__all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'ENV_DIE_WITH_PARENT', 'UserError', 'cli_errors', 'one_line_usage',
+           'command', 'project_root', 'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir', 'seed_everything',
+           'get_device', 'FileLock', 'on_stop_signals', 'die_with_parent']
 
 # %% ../nbs/00_core.ipynb #07bdead1
 class UserError(Exception):
@@ -29,15 +30,37 @@ def cli_errors(f):
             sys.exit(2)
     return _inner
 
-_argparse_error = argparse.ArgumentParser.error
+@contextmanager
+def one_line_usage():
+    "For its duration, argparse's usage errors are one line and exit code 2 (a project command's); argparse's own is restored after."
+    before = argparse.ArgumentParser.error
+    def error(parser, message):
+        print(f"error: {message} (see {parser.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+    argparse.ArgumentParser.error = error
+    try: yield
+    finally: argparse.ArgumentParser.error = before
 
-def _one_line_error(self, message):
-    "Usage errors of the project's commands (`vgg_*`) as one line and exit code 2; other programs keep argparse's own."
-    if not str(self.prog).startswith('vgg_'): return _argparse_error(self, message)
-    print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
-    sys.exit(2)
+def _script_top_level(frame) -> bool:
+    "Whether `frame` is the top level of a file run as a program (a console script, `python -m vgg_report.bench`)."
+    g = frame.f_globals
+    return frame.f_locals is g and g.get('__name__') == '__main__' and bool(g.get('__file__'))
 
-argparse.ArgumentParser.error = _one_line_error
+def command(f):
+    """A `vgg_*` console command made of `f`. Called bare by a program's top level (the console script), it parses `sys.argv` with
+    fastcore's `anno_parser`, as `call_parse` does, and calls `f`; defined in a module run as a program (`python -m ...`), it runs at
+    once; called with arguments, or from anywhere else, it is `f`. Usage errors (while it parses) and `UserError`s are one line on
+    stderr and exit code 2; importing the package changes nothing in argparse."""
+    inner = cli_errors(f)
+    def cli():
+        with one_line_usage(): given = vars(anno_parser(f).parse_args())
+        given.pop('pdb', None); given.pop('xtra', None)          # fastcore's hidden options
+        return inner(**given)
+    @functools.wraps(f)
+    def _run(*args, **kwargs):
+        return inner(*args, **kwargs) if args or kwargs or not _script_top_level(sys._getframe(1)) else cli()
+    if _script_top_level(sys._getframe(1)): cli()
+    return _run
 
 # %% ../nbs/00_core.ipynb #22467ebc
 ENV_ROOT, ENV_DATA, ENV_RUNS = 'VGG_REPORT_ROOT', 'VGG_REPORT_DATA', 'VGG_REPORT_RUNS'

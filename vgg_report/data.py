@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from fastcore.script import call_parse
-from .core import UserError, cli_errors, data_dir as _data_dir
+from .core import UserError, cli_errors, command, data_dir as _data_dir
 
 # %% auto #0
 __all__ = ['DATASETS', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_ARCHIVE', 'CIFAR_FOLDER', 'CIFAR_URL', 'CIFAR_MD5', 'CIFAR_MEMBER_MD5',
@@ -337,8 +336,7 @@ def load_data(dataset: str = 'auto', data_dir=None, n_train: int = None, n_val: 
     return load_cifar100(data_dir, download=can_download()).subset(n_train, n_val, n_test)
 
 # %% ../nbs/02_data.ipynb #146609aa
-@call_parse
-@cli_errors
+@command
 def vgg_data(dataset: str = 'auto',  # auto, cifar100 or synthetic
              data_dir: str = None,  # data directory (default: $VGG_REPORT_DATA, else data/ under the project root)
              download: bool = False,  # download CIFAR-100 into the data directory if it is not there

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import matplotlib
 import matplotlib.pyplot as plt
-from fastcore.script import call_parse
-from .core import UserError, cli_errors, project_root, runs_dir as _runs_dir, nbs_dir
+from .core import UserError, cli_errors, command, project_root, runs_dir as _runs_dir, nbs_dir
 from .runner import run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .study import (Row, GRIDS, ROWS, TABLE_GROUPS, PAPER, TOLERANCE, COMPARED, CHANCE, CLAIMS, FIGURE_ROWS, FIGURE_GROUPS,
                               REMEDIES, group_rows, seed_families, check_study)
@@ -25,7 +24,7 @@ from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 __all__ = ['FIGURES', 'TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss',
            'fmt_epoch', 'header', 'booktabs', 'mean_std', 'group_table', 'seed_family', 'extended_table',
            'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'study_scope', 'numbers_tex',
-           'provenance_table', 'setup_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap',
+           'provenance_table', 'report_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap',
            'remedies_table', 'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
 
 # %% ../nbs/08_report.ipynb #810534aa
@@ -293,10 +292,12 @@ def provenance_table(recs: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 # %% ../nbs/08_report.ipynb #4d2fb425
-def setup_style():
+def report_style() -> dict:
+    "The report's matplotlib settings (seaborn's paper context, white grid, colour-blind palette), for `plt.rc_context`: nothing global."
     import seaborn as sns
-    sns.set_theme(context='paper', style='whitegrid', palette='colorblind', font_scale=0.9)
-    plt.rcParams.update({'figure.dpi': 110, 'savefig.dpi': 200, 'pdf.fonttype': 42, 'svg.hashsalt': 'vgg_report', 'axes.titlesize': 9})
+    from cycler import cycler
+    return {**sns.axes_style('whitegrid'), **sns.plotting_context('paper', font_scale=0.9), 'axes.prop_cycle': cycler(color=sns.color_palette('colorblind')),
+            'figure.dpi': 110, 'savefig.dpi': 200, 'pdf.fonttype': 42, 'svg.hashsalt': 'vgg_report', 'axes.titlesize': 9}
 
 def save_fig(fig, folder: Path, name: str) -> list:
     "Save `fig` as `<name>.pdf` and `<name>.png` in `folder`, reproducibly; return the paths."
@@ -432,9 +433,9 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
     figs, rep = out/'figures', out/'report'
     (rep/'tables').mkdir(parents=True, exist_ok=True)
     run_set = f'{profile}-{dataset}'
-    setup_style()
     written = []
-    for name, build in FIGURES.items(): written += save_fig(build(recs), figs, name)
+    with plt.rc_context(report_style()):
+        for name, build in FIGURES.items(): written += save_fig(build(recs), figs, name)
     for name, (group, kind) in TABLES.items():
         df = group_table(recs, group, kind)
         written.append(rep/'tables'/f'{name}.tex'); written[-1].write_text(booktabs(df, source='report notebook', run_set=run_set,
@@ -476,8 +477,7 @@ def build_pdf(out=None, quiet: bool = True) -> Path:
 # %% ../nbs/08_report.ipynb #88c06022
 REPORT_NB = 'report.ipynb'
 
-@call_parse
-@cli_errors
+@command
 def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full on a GPU, quick on a CPU), full, quick or smoke
                      dataset: str = 'auto',  # the run set's dataset: auto, cifar100 or synthetic
                      grid: str = 'paper',  # the grid that was swept: paper, extended, all, or a CSV grid file (other rows appear when they have a run)

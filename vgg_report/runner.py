@@ -8,8 +8,7 @@ import csv, re, os, signal, sys, time, tempfile
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import torch
-from fastcore.script import call_parse
-from .core import UserError, cli_errors, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
+from .core import UserError, cli_errors, command, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
 from .study import Row, slugify, PAPER_GRID, EXTENDED_GRID, GRIDS, ROWS
@@ -224,8 +223,8 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     check_project()                         # the CLIs check it before touching folders; library callers here
     params = dict(asdict(cfg), out_dir=str(out), data_dir=str(_data_dir(data_dir)), progress=progress)
     (out/FAILURE).unlink(missing_ok=True)
-    os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training too
-    stop = _ForwardStop(out)
+    stop, before = _ForwardStop(out), os.environ.get(ENV_DIE_WITH_PARENT)
+    os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training too (restored below)
     try:
         with stop:
             pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params, kernel_name=KERNEL,
@@ -243,6 +242,9 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     except OSError as e:                        # papermill could not write the executed notebook
         raise UserError(f"cannot write {out/EXPERIMENT_NB} ({e.strerror or e}): free some space or choose a writable --runs_dir; "
                         f"the run keeps its last checkpoint and the same command resumes") from None
+    finally:
+        if before is None: os.environ.pop(ENV_DIE_WITH_PARENT, None)
+        else: os.environ[ENV_DIE_WITH_PARENT] = before
     return read_json(out/'metrics.json')
 
 class RunFailed(Exception):
@@ -279,8 +281,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
     return cfg, slug
 
 # %% ../nbs/06_runner.ipynb #dc47669b
-@call_parse
-@cli_errors
+@command
 def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see --list_rows)
             model: str = None,  # explicit configuration: a registered model (see --list_models)
             lr: str = None,  # explicit configuration: learning rate (default 1e-3)

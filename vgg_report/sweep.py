@@ -11,8 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 import pandas as pd
 import torch
-from fastcore.script import call_parse, Param
-from .core import UserError, cli_errors, runs_dir as _runs_dir, get_device
+from fastcore.script import Param
+from .core import UserError, cli_errors, command, runs_dir as _runs_dir, get_device
 from .data import resolve_dataset
 from .models import create_model, check_model
 from .train import RunConfig, read_json, check_number
@@ -286,8 +286,7 @@ def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str 
     return (cores or cpu_cores()) if address is None and get_device(device).type == 'cpu' else 1
 
 # %% ../nbs/07_sweep.ipynb #5e62833c
-@call_parse
-@cli_errors
+@command
 def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
               only: Param('only these rows, by name (space separated)', str, nargs='+') = None,
               profile: str = 'auto',  # auto (full on a GPU, quick on a CPU), full, quick or smoke
@@ -341,8 +340,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     if counts.get('failed'): sys.exit(1)
 
 # %% ../nbs/07_sweep.ipynb #49591885
-@call_parse
-@cli_errors
+@command
 def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
                profile: str = 'auto',  # auto (full on a GPU, quick on a CPU), full, quick or smoke
                dataset: str = 'auto',  # auto, cifar100 or synthetic
