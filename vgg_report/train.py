@@ -13,17 +13,20 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import UserError, seed_everything, get_device, project_root, DEVICES, FileLock, die_with_parent, on_stop_signals
 from .models import create_model, count_params, check_model
 from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset, SYNTHETIC_VERSION
 from .hooks import GradFlow
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'check_number', 'check_compile',
-           'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'compile_model', 'compile_errors', 'evaluate',
-           'atomic_write', 'write_json', 'read_json', 'git_commit', 'versions', 'device_name', 'CorruptCheckpoint',
-           'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch',
-           'train_run']
+__all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'STUDY_CBS', 'check_number',
+           'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'compile_model',
+           'compile_errors', 'evaluate', 'atomic_write', 'write_json', 'read_json', 'git_commit', 'versions',
+           'device_name', 'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'StopRequest',
+           'RunInterrupted', 'train_epoch', 'train_run', 'Callback', 'CancelFit', 'Learner', 'ScheduleCB', 'GradFlowCB',
+           'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'CheckpointCB', 'InterruptCB', 'PauseCB',
+           'ResultsCB', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -355,6 +358,7 @@ def train_run(cfg: RunConfig,  # the run's configuration
               progress: str = 'bar',  # bar (tqdm per epoch), lines (log lines, for papermill logs) or none
               data=None,  # an already loaded ImageData matching cfg (else it is loaded)
               stop_after: int = None,  # pause, resumably, once this many epochs are done (None: finish)
+              cbs: list = (),  # more callbacks: a new behaviour (it changes results under the same hash: not for the study's runs)
              ) -> dict:
     "Train (or resume, or just read) the run `cfg` in `out_dir`; return its metrics (also in `metrics.json`), or None when paused."
     die_with_parent()
@@ -367,7 +371,7 @@ def train_run(cfg: RunConfig,  # the run's configuration
     # a process killed a moment ago may leave a kernel that needs a second to notice: wait a little for its lock
     if not lock.acquire(wait=15): raise UserError(f"{out} is being trained by another process; wait for it or stop it")
     try:
-        with compile_errors(cfg.compile), reproducible(get_device(cfg.device)): return _train_run(cfg, out, data_dir, bar, data, stop_after)
+        with compile_errors(cfg.compile), reproducible(get_device(cfg.device)): return _train_run(cfg, out, data_dir, bar, data, stop_after, cbs)
     finally: lock.release()
 
 def _write_tables(out, st):
@@ -375,8 +379,196 @@ def _write_tables(out, st):
     atomic_write(out/'history.csv', pd.DataFrame(st['history'], columns=['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'seconds']).to_csv(index=False))
     atomic_write(out/'grad_flow.csv', pd.DataFrame(st['grad_flow'], columns=['epoch', 'layer', 'last_batch', 'epoch_mean']).to_csv(index=False))
 
-# %% ../nbs/04_train.ipynb #8417aaa3
-def _train_run(cfg, out, data_dir, bar, data, stop_after):
+# %% ../nbs/04_train.ipynb #5b7ccbc7
+class Callback:
+    "One behaviour of the training loop: a method per event of `Learner.fit`, each given the learner; a lower `order` runs first."
+    order = 0
+
+class CancelFit(Exception):
+    "Raised by a callback to end `Learner.fit` quietly, without the final evaluation (a pause: the checkpoint resumes it)."
+
+class Learner:
+    """A run's model (`model`: saved and hooked; `net`: what trains, compiled or not), optimiser, data and generator, its state
+    (`STATE`, what a checkpoint keeps) and the loop; everything else comes from the callbacks `cbs`."""
+    STATE = ('epoch', 'status', 'history', 'grad_flow', 'best_epoch', 'best_val_acc', 'best_state', 'wall', 'partial')
+    def __init__(self, cfg, out, model, opt, data, g, cbs, progress=None, device=None):
+        self.cfg, self.out, self.model, self.opt, self.data, self.g, self.progress = cfg, Path(out), model, opt, data, g, progress
+        self.device = device or data.x_train.device
+        self.net = compile_model(model, cfg.compile)
+        self.cbs = sorted(cbs, key=lambda c: c.order)
+        self.epoch, self.status, self.history, self.grad_flow, self.wall, self.partial = 0, 'running', [], [], 0.0, None
+        self.best_epoch, self.best_val_acc, self.best_state, self.metrics, self.stop, self.done = None, -1.0, None, None, None, False
+
+    def __call__(self, event: str):
+        for cb in self.cbs: getattr(cb, event, lambda learn: None)(self)
+
+    def state(self) -> dict: return {k: getattr(self, k) for k in self.STATE}
+    def load_state(self, st: dict):
+        for k in self.STATE: setattr(self, k, st.get(k))
+
+# %% ../nbs/04_train.ipynb #c1722288
+@patch
+def fit(self: Learner) -> dict:
+    "Train to the last epoch, a divergence or `done`; the metrics, or None when a callback paused the run (`CancelFit`)."
+    try:
+        self('before_fit')
+        while self.epoch < self.cfg.epochs and self.status == 'running' and not self.done:
+            self.t0, self.resumed = time.time(), self.partial          # `resumed`: the epoch's saved first part, if any
+            self('before_epoch')
+            self.result = train_epoch(self.net, self.opt, self.data.x_train, self.data.y_train, self.cfg.batch_size, self.g,
+                                      self.cfg.precision, self.progress, stop=self.stop, resume=self.partial)
+            self('after_train')                                          # a dict: stopped in the middle of the epoch
+            self.train_loss, self.train_acc = self.result
+            self('before_validate')
+            self.val_loss, self.val_acc = (evaluate(self.net, self.data.x_val, self.data.y_val, precision=self.cfg.precision)
+                                           if self.status == 'running' else (float('nan'), float('nan')))
+            self('after_validate')
+            self('after_epoch')
+    except CancelFit: return None
+    except KeyboardInterrupt as e:
+        self.interrupt = e; self('on_interrupt')
+        raise self.interrupt from None
+    finally: self('cleanup')
+    self('after_fit')
+    return self.metrics
+
+# %% ../nbs/04_train.ipynb #8c037cb5
+class ScheduleCB(Callback):
+    "Before each epoch, the cosine schedule's learning rate for it, in every parameter group (`learn.lr`)."
+    def before_epoch(self, learn):
+        learn.lr = lr_at(learn.epoch, learn.cfg.epochs, learn.cfg.lr, learn.cfg.eta_min)
+        for pg in learn.opt.param_groups: pg['lr'] = learn.lr
+
+# %% ../nbs/04_train.ipynb #81dfb258
+class GradFlowCB(Callback):
+    "Per-layer mean |grad| of every weight: `learn.flow` while fitting, the epoch's rows in `learn.epoch_flow` after it trains."
+    order = 5
+    def before_fit(self, learn): learn.flow = GradFlow(learn.model)
+    def before_epoch(self, learn):
+        if learn.partial: learn.flow.load_state(learn.partial['flow'], learn.device)
+        else: learn.flow.reset()
+    def after_train(self, learn): learn.epoch_flow = [dict(epoch=learn.epoch + 1, **s) for s in learn.flow.stats()]
+    def cleanup(self, learn):
+        if getattr(learn, 'flow', None) is not None: learn.flow.remove()
+
+# %% ../nbs/04_train.ipynb #d17589e5
+class DivergenceCB(Callback):
+    "A non-finite training or validation loss sets `learn.status` to `diverged`, which ends the loop after this epoch."
+    def before_validate(self, learn):
+        if not _finite(learn.train_loss): learn.status = 'diverged'
+    def after_validate(self, learn):
+        if not _finite(learn.val_loss): learn.status = 'diverged'
+
+# %% ../nbs/04_train.ipynb #68516960
+class HistoryCB(Callback):
+    "After each epoch: its row (`learn.row`) in `learn.history`, its gradient flow in `learn.grad_flow`, the epoch counted."
+    order = 10
+    def after_epoch(self, learn):
+        seconds = (learn.resumed or {}).get('seconds', 0.0) + time.time() - learn.t0     # a resumed epoch counts its first part
+        learn.row = dict(epoch=learn.epoch + 1, lr=learn.lr, train_loss=learn.train_loss, train_acc=learn.train_acc,
+                         val_loss=learn.val_loss, val_acc=learn.val_acc, seconds=seconds)
+        learn.history.append(learn.row); learn.grad_flow.extend(learn.epoch_flow)
+        learn.epoch += 1; learn.wall += seconds; learn.partial = None
+
+# %% ../nbs/04_train.ipynb #783e8d1e
+class BestEpochCB(Callback):
+    "Keep the epoch with the highest validation accuracy so far, and a CPU copy of its weights (`learn.best_state`)."
+    order = 20
+    def after_epoch(self, learn):
+        if learn.status == 'running' and learn.val_acc > learn.best_val_acc:
+            learn.best_epoch, learn.best_val_acc, learn.best_state = learn.epoch, learn.val_acc, _cpu_state(learn.model)
+
+# %% ../nbs/04_train.ipynb #1b6406d9
+class ProgressCB(Callback):
+    "Start the progress display of each epoch, print the epoch's line at its end, close it on an interrupt."
+    order = 30
+    def before_epoch(self, learn): learn.progress.start(learn.epoch + 1, math.ceil(len(learn.data.y_train) / learn.cfg.batch_size))
+    def after_epoch(self, learn): learn.progress.end(learn.row)
+    def on_interrupt(self, learn): learn.progress.close()
+
+# %% ../nbs/04_train.ipynb #b3b9ea59
+class CheckpointCB(Callback):
+    "Resume from the run folder's latest sound checkpoint, or start it with `params.json`; save after every epoch (`learn.save`)."
+    order = 40
+    def before_fit(self, learn):
+        cfg, out = learn.cfg, learn.out
+        learn.save = lambda: save_checkpoint(out/CHECKPOINT, dict(learn.state(), config_hash=cfg.hash, model=learn.model.state_dict(),
+                                             opt=learn.opt.state_dict(), gen=learn.g.get_state(), torch_rng=torch.get_rng_state()))
+        saved = latest_checkpoint(out, cfg.hash, lambda msg: print(msg, file=sys.stderr, flush=True))
+        if saved is None:
+            for f in ('history.csv', 'grad_flow.csv'): (out/f).unlink(missing_ok=True)
+            d = learn.data
+            write_json(out/'params.json', {**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': d.num_classes, 'sizes': d.sizes,
+                       'dataset_info': d.info, 'device_name': device_name(learn.device), 'resolved_device': str(learn.device),
+                       'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
+            return
+        learn.model.load_state_dict(saved['model']); learn.opt.load_state_dict(saved['opt'])
+        learn.g.set_state(saved['gen']); torch.set_rng_state(saved['torch_rng'])
+        learn.load_state(saved)
+        _write_tables(out, learn.state())                       # the tables follow the checkpoint resumed from
+        if learn.progress.mode != 'none':
+            at = f", batch {learn.partial['batch']} of epoch {learn.epoch + 1}" if learn.partial else ''
+            print(f"resuming {out.name} after epoch {learn.epoch} of {cfg.epochs}{at}", flush=True)
+    def after_epoch(self, learn):
+        learn.save(); _write_tables(learn.out, learn.state())  # the checkpoint first: it is the truth the tables are derived from
+
+# %% ../nbs/04_train.ipynb #a4e8094d
+class InterruptCB(Callback):
+    "Stop on request (`StopRequest`): mid-epoch with a resumable partial checkpoint, or after the epoch's checkpoint."
+    order = 90
+    def before_fit(self, learn):
+        self.req = StopRequest().__enter__(); learn.stop = lambda: bool(self.req)
+    def before_epoch(self, learn):
+        if learn.partial: learn.g.set_state(learn.partial['gen'])   # back to the epoch's start; train_epoch goes on to the batch
+        self.gen0 = learn.g.get_state()
+    def after_train(self, learn):
+        res = learn.result
+        if not isinstance(res, dict): return
+        learn.partial = dict(res, gen=self.gen0, flow=learn.flow.state(), seconds=(learn.resumed or {}).get('seconds', 0.0) + time.time() - learn.t0)
+        learn.save(); learn.progress.close()
+        raise RunInterrupted(f"stopped at batch {res['batch']} of epoch {learn.epoch + 1}/{learn.cfg.epochs}; saved in {learn.out/CHECKPOINT}; "
+                             f"run the same command again to resume")
+    def after_epoch(self, learn):
+        if self.req and learn.epoch < learn.cfg.epochs and learn.status == 'running':
+            raise RunInterrupted(f"stopped after epoch {learn.epoch}/{learn.cfg.epochs}; saved in {learn.out/CHECKPOINT}; run the same command again to resume")
+    def on_interrupt(self, learn):
+        if not isinstance(learn.interrupt, RunInterrupted):
+            learn.interrupt = RunInterrupted(f"interrupted: {learn.epoch} of {learn.cfg.epochs} epochs are saved in {learn.out/CHECKPOINT}; "
+                                             f"run the same command again to resume")
+        print(learn.interrupt, file=sys.stderr, flush=True)
+    def cleanup(self, learn):
+        if getattr(self, 'req', None) is not None: self.req.__exit__(None, None, None); self.req = None
+
+# %% ../nbs/04_train.ipynb #fd88fb96
+class PauseCB(Callback):
+    "End the fit quietly (`CancelFit`) once `epochs` epochs are done and saved, unless the run is over anyway."
+    order = 100
+    def __init__(self, epochs: int): self.epochs = epochs
+    def after_epoch(self, learn):
+        if learn.epoch >= self.epochs and learn.epoch < learn.cfg.epochs and learn.status == 'running': raise CancelFit
+
+# %% ../nbs/04_train.ipynb #b2f9ef54
+class ResultsCB(Callback):
+    "After the fit: test accuracy at the best epoch and at the last, and every number of the run, in `metrics.json` (`learn.metrics`)."
+    def after_fit(self, learn):
+        cfg, t0, test_of = learn.cfg, time.time(), lambda: evaluate(learn.net, learn.data.x_test, learn.data.y_test, precision=cfg.precision)
+        final_test = test_of() if learn.status == 'running' else (None, None)
+        best = next((h for h in learn.history if h['epoch'] == learn.best_epoch), None)
+        if best is not None: learn.model.load_state_dict(learn.best_state); test = test_of()
+        else: test = (None, None)
+        last, none = learn.history[-1], dict(train_loss=None, train_acc=None, val_loss=None, val_acc=None)
+        m = dict(status='complete' if learn.status == 'running' else 'diverged', row=cfg.row, model=cfg.model, dataset=cfg.dataset,
+                 profile=cfg.profile, config_hash=cfg.hash, best_epoch=learn.best_epoch, **{k: (best or none)[k] for k in none},
+                 test_loss=test[0], test_acc=test[1], final_epoch=last['epoch'], **{f'final_{k}': last[k] for k in none},
+                 final_test_loss=final_test[0], final_test_acc=final_test[1], epochs_to_40=_epochs_to(learn.history, 0.40),
+                 epochs_to_45=_epochs_to(learn.history, 0.45), params=count_params(learn.model), wall_seconds=learn.wall + time.time() - t0)
+        write_json(learn.out/'metrics.json', m)
+        learn.metrics = _clean(m)
+
+# %% ../nbs/04_train.ipynb #46ba831d
+STUDY_CBS = (ScheduleCB, GradFlowCB, DivergenceCB, HistoryCB, BestEpochCB, ProgressCB, CheckpointCB, InterruptCB, ResultsCB)
+
+def _train_run(cfg, out, data_dir, bar, data, stop_after, extra=()):
     for t in out.glob('.*.tmp*'): t.unlink()        # half-written files of a killed writer: never read, now removed
     if (out/'metrics.json').exists():
         m = read_json(out/'metrics.json')
@@ -390,78 +582,13 @@ def _train_run(cfg, out, data_dir, bar, data, stop_after):
     model = create_model(cfg.model, data.num_classes).to(device, memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
     g = torch.Generator(device=device).manual_seed(cfg.seed)
-    st = dict(epoch=0, status='running', history=[], grad_flow=[], best_epoch=None, best_val_acc=-1.0, best_state=None, wall=0.0, partial=None)
-    ck = out/CHECKPOINT
-    say = lambda msg: print(msg, file=sys.stderr, flush=True)
-    saved = latest_checkpoint(out, cfg.hash, say)
-    if saved is not None:
-        model.load_state_dict(saved['model']); opt.load_state_dict(saved['opt'])
-        g.set_state(saved['gen']); torch.set_rng_state(saved['torch_rng'])
-        st = {k: saved.get(k) for k in st}
-        _write_tables(out, st)                      # the tables follow the checkpoint resumed from
-        if bar.mode != 'none':
-            at = f", batch {st['partial']['batch']} of epoch {st['epoch'] + 1}" if st['partial'] else ''
-            print(f"resuming {out.name} after epoch {st['epoch']} of {cfg.epochs}{at}", flush=True)
-    else:
-        for f in ('history.csv', 'grad_flow.csv'): (out/f).unlink(missing_ok=True)
-        write_json(out/'params.json', {**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': data.num_classes,
-                   'sizes': data.sizes, 'dataset_info': data.info, 'device_name': device_name(device), 'resolved_device': str(device),
-                   'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
-    save = lambda: save_checkpoint(ck, dict(st, config_hash=cfg.hash, model=model.state_dict(), opt=opt.state_dict(),
-                                            gen=g.get_state(), torch_rng=torch.get_rng_state()))
-    n_params = count_params(model)
-    net = compile_model(model, cfg.compile)   # what trains and evaluates; `model` is what is saved and hooked
-    with GradFlow(model) as flow, StopRequest() as stop:
-        try:
-            while st['epoch'] < cfg.epochs and st['status'] == 'running':
-                e = st['epoch']; t0 = time.time()
-                lr = lr_at(e, cfg.epochs, cfg.lr, cfg.eta_min)
-                for pg in opt.param_groups: pg['lr'] = lr
-                part = st['partial']
-                if part: g.set_state(part['gen']); flow.load_state(part['flow'], device)   # back to the epoch's start, then on to the batch
-                else: flow.reset()
-                gen0 = g.get_state()
-                bar.start(e + 1, math.ceil(len(data.y_train) / cfg.batch_size))
-                res = train_epoch(net, opt, data.x_train, data.y_train, cfg.batch_size, g, cfg.precision, bar, stop=lambda: bool(stop), resume=part)
-                if isinstance(res, dict):           # asked to stop in the middle of the epoch: save exactly where it is
-                    st['partial'] = dict(res, gen=gen0, flow=flow.state(), seconds=(part or {}).get('seconds', 0.0) + time.time() - t0)
-                    save(); bar.close()
-                    raise RunInterrupted(f"stopped at batch {res['batch']} of epoch {e + 1}/{cfg.epochs}; saved in {ck}; run the same command again to resume")
-                train_loss, train_acc = res
-                gf = [dict(epoch=e + 1, **s) for s in flow.stats()]
-                if _finite(train_loss): val_loss, val_acc = evaluate(net, data.x_val, data.y_val, precision=cfg.precision)
-                else: val_loss, val_acc, st['status'] = float('nan'), float('nan'), 'diverged'
-                if not _finite(val_loss): st['status'] = 'diverged'
-                row = dict(epoch=e + 1, lr=lr, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
-                           seconds=(part or {}).get('seconds', 0.0) + time.time() - t0)
-                st['history'].append(row); st['grad_flow'].extend(gf); st['epoch'] = e + 1; st['wall'] += row['seconds']; st['partial'] = None
-                if st['status'] == 'running' and val_acc > st['best_val_acc']:
-                    st.update(best_epoch=e + 1, best_val_acc=val_acc, best_state=_cpu_state(model))
-                bar.end(row)
-                save(); _write_tables(out, st)      # the checkpoint first: it is the truth the tables are derived from
-                if stop and st['epoch'] < cfg.epochs and st['status'] == 'running':
-                    raise RunInterrupted(f"stopped after epoch {st['epoch']}/{cfg.epochs}; saved in {ck}; run the same command again to resume")
-                if stop_after is not None and st['epoch'] >= stop_after and st['epoch'] < cfg.epochs and st['status'] == 'running':
-                    return None
-        except KeyboardInterrupt as e:
-            bar.close()
-            if not isinstance(e, RunInterrupted):
-                e = RunInterrupted(f"interrupted: {st['epoch']} of {cfg.epochs} epochs are saved in {ck}; run the same command again to resume")
-            print(e, file=sys.stderr, flush=True)
-            raise e from None
-    t0 = time.time()
-    final_test = evaluate(net, data.x_test, data.y_test, precision=cfg.precision) if st['status'] == 'running' else (None, None)
-    best = next((h for h in st['history'] if h['epoch'] == st['best_epoch']), None)
-    if best is not None:
-        model.load_state_dict(st['best_state']); test = evaluate(net, data.x_test, data.y_test, precision=cfg.precision)
-    else: test = (None, None)
-    last = st['history'][-1]
-    none = dict(train_loss=None, train_acc=None, val_loss=None, val_acc=None)
-    metrics = dict(status='complete' if st['status'] == 'running' else 'diverged', row=cfg.row, model=cfg.model, dataset=cfg.dataset,
-                   profile=cfg.profile, config_hash=cfg.hash, best_epoch=st['best_epoch'],
-                   **{k: (best or none)[k] for k in none}, test_loss=test[0], test_acc=test[1],
-                   final_epoch=last['epoch'], **{f'final_{k}': last[k] for k in none}, final_test_loss=final_test[0], final_test_acc=final_test[1],
-                   epochs_to_40=_epochs_to(st['history'], 0.40), epochs_to_45=_epochs_to(st['history'], 0.45),
-                   params=n_params, wall_seconds=st['wall'] + time.time() - t0)
-    write_json(out/'metrics.json', metrics)
-    return _clean(metrics)
+    cbs = [cb() for cb in STUDY_CBS] + ([PauseCB(stop_after)] if stop_after is not None else []) + list(extra)
+    return Learner(cfg, out, model, opt, data, g, cbs, progress=bar, device=device).fit()
+
+# %% ../nbs/04_train.ipynb #37cb6bcb
+class EarlyStoppingCB(Callback):
+    "End the fit once the validation accuracy has not improved for `patience` epochs (an example: not among `STUDY_CBS`)."
+    order = 25                                    # after BestEpochCB has seen the epoch, before its checkpoint
+    def __init__(self, patience: int = 2): self.patience = patience
+    def after_epoch(self, learn):
+        if learn.best_epoch is not None and learn.epoch - learn.best_epoch >= self.patience: learn.done = True
