@@ -18,7 +18,7 @@ from .train import train_epoch, evaluate, device_name, compile_model, compile_er
 
 # %% auto #0
 __all__ = ['bench_floor', 'bench_grad_flow', 'bench_ours', 'bench_packed', 'bench_baseline', 'bench_eval_ours', 'bf16_supported',
-           'run_bench', 'vgg_bench']
+           'summary_lines', 'run_bench', 'vgg_bench']
 
 # %% ../nbs/09_bench.ipynb #826abd4f
 def _sync(dev):
@@ -172,6 +172,30 @@ def bf16_supported(dev) -> bool:
         return True
     except RuntimeError: return False
 
+# %% ../nbs/09_bench.ipynb #f4da9bcd
+def _bench_compiled(model, dev, x, y, batch_size, compile, say, row, record, ours):
+    "Images per second of the engine under `torch.compile(mode=compile)`, printed and recorded; None (and `compile_error`) when it fails."
+    t0 = time.monotonic()
+    try: comp = bench_ours(model, dev, x, y, batch_size, compile=compile)
+    except UserError as e: comp = None; say(f'  ours compiled  failed: {e}'); record(compile_error=str(e))
+    else: row(f'ours {compile}', comp); say(f'  (compiling, warm-up and timing took {time.monotonic() - t0:.0f}s)')
+    record(compile=compile, compiled_images_per_s=comp, compile_speedup=None if comp is None else comp / ours)
+    return comp
+
+def summary_lines(res: dict) -> list:
+    "The benchmark's closing lines, ratios and projections, from its numbers (`run_bench`'s result or its JSON file)."
+    g, engine = res.get, res['projection_engine']
+    ratios = (f"  ratios: overhead_vs_floor {res['overhead_vs_floor']:.3f}  speedup_vs_baseline {res['speedup_vs_baseline']:.2f}  "
+              f"bf16_speedup {'n/a' if g('bf16_speedup') is None else format(res['bf16_speedup'], '.2f')}  "
+              f"eval ours/baseline {res['eval_ours_images_per_s'] / res['eval_baseline_images_per_s']:.2f}"
+              + (f"  compile_speedup {'n/a' if g('compile_speedup') is None else format(res['compile_speedup'], '.2f')}" if g('compile') else '')
+              + (f"  pack_speedup {res['pack_speedup']:.2f}" if g('pack') else ''))
+    proj = (f"  projected 100-epoch full-data run (fp32{'' if engine == 'off' else ', compile ' + engine}): {res['projected_full_run_s'] / 60:.1f} min; "
+            f"the 11-row paper grid one run at a time: {res['projected_paper_grid_sequential_s'] / 60:.1f} min"
+            + (f", {res['pack']} runs at a time: {res['projected_paper_grid_packed_s'] / 60:.1f} min" if g('pack') else '')
+            + f" (every row costed as {res['model']})")
+    return [ratios, proj]
+
 # %% ../nbs/09_bench.ipynb #e169a5ba
 def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500, batch_size: int = 100, floor_steps: int = 5,
               workers: int = 2, bf16: bool = True, quiet: bool = False, compile: str = 'off', pack: int = 1, out=None, repeat: int = 4) -> dict:
@@ -219,11 +243,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
     record(bf16_images_per_s=b16, bf16_speedup=None if b16 is None else b16 / ours)
     fastest, engine = ours, 'off'                     # the fp32 engine the projections use
     if compile != 'off':
-        t0 = time.monotonic()
-        try: comp = bench_ours(model, dev, x, y, batch_size, compile=compile)
-        except UserError as e: comp = None; say(f'  ours compiled  failed: {e}'); record(compile_error=str(e))
-        else: row(f'ours {compile}', comp); say(f'  (compiling, warm-up and timing took {time.monotonic() - t0:.0f}s)')
-        record(compile=compile, compiled_images_per_s=comp, compile_speedup=None if comp is None else comp / ours)
+        comp = _bench_compiled(model, dev, x, y, batch_size, compile, say, row, record, ours)
         if comp is not None and comp > ours: fastest, engine = comp, compile
     epoch_s = 47500 / fastest + 2500 / ours_eval
     record(projection_engine=engine, projected_full_run_s=100 * epoch_s, projected_paper_grid_sequential_s=11 * 100 * epoch_s)
@@ -231,14 +251,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
         packed = bench_packed(model, dev, n_images, batch_size, pack, engine); row(f'{pack} packed, total', packed)
         record(pack=pack, packed_images_per_s=packed, pack_speedup=packed / fastest,
                projected_paper_grid_packed_s=11 * 100 * epoch_s * fastest / packed)
-    say(f"  ratios: overhead_vs_floor {res['overhead_vs_floor']:.3f}  speedup_vs_baseline {res['speedup_vs_baseline']:.2f}  "
-        f"bf16_speedup {'n/a' if b16 is None else format(res['bf16_speedup'], '.2f')}  eval ours/baseline {ours_eval / base_eval:.2f}"
-        + (f"  compile_speedup {'n/a' if res['compile_speedup'] is None else format(res['compile_speedup'], '.2f')}" if compile != 'off' else '')
-        + (f"  pack_speedup {res['pack_speedup']:.2f}" if pack > 1 else ''))
-    say(f"  projected 100-epoch full-data run (fp32{'' if engine == 'off' else ', compile ' + engine}): {res['projected_full_run_s'] / 60:.1f} min; "
-        f"the 11-row paper grid one run at a time: {res['projected_paper_grid_sequential_s'] / 60:.1f} min"
-        + (f", {pack} runs at a time: {res['projected_paper_grid_packed_s'] / 60:.1f} min" if pack > 1 else '')
-        + f" (every row costed as {model})")
+    for line in summary_lines(res): say(line)
     return res
 
 # %% ../nbs/09_bench.ipynb #52f12205

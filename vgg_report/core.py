@@ -30,6 +30,7 @@ def cli_errors(f):
             sys.exit(2)
     return _inner
 
+# %% ../nbs/00_core.ipynb #25559411
 @contextmanager
 def one_line_usage():
     "For its duration, argparse's usage errors are one line and exit code 2 (a project command's); argparse's own is restored after."

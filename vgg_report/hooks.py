@@ -5,6 +5,7 @@
 # %% ../nbs/03_hooks.ipynb #f2decd14
 from __future__ import annotations
 import torch
+from fastcore.basics import patch
 from torch import nn
 import torch.nn.functional as F
 
@@ -60,6 +61,7 @@ class _Handle:
     @property
     def attached(self) -> bool: return self.handle is not None
 
+# %% ../nbs/03_hooks.ipynb #de026a90
 class GradFlow:
     """Per-layer mean |grad| of a model's weights: the last batch's and the mean over the batches since `reset()`, reduced on the
     device for every weight at once (the batch's gradients, as training zeroes them every step). Two engines, the same numbers:
@@ -107,22 +109,26 @@ class GradFlow:
     def __enter__(self): return self
     def __exit__(self, *_): self.remove()
 
-    def state(self) -> dict:
-        "The running statistics on the CPU, one entry per layer (what a mid-epoch checkpoint keeps)."
-        per = lambda t: [None] * len(self) if t is None else list(t.detach().cpu().unbind())
-        return dict(last=per(self.last), total=per(self.total), n=[self.n] * len(self))
+# %% ../nbs/03_hooks.ipynb #12d5914b
+@patch
+def state(self: GradFlow) -> dict:
+    "The running statistics on the CPU, one entry per layer (what a mid-epoch checkpoint keeps)."
+    per = lambda t: [None] * len(self) if t is None else list(t.detach().cpu().unbind())
+    return dict(last=per(self.last), total=per(self.total), n=[self.n] * len(self))
 
-    def load_state(self, state: dict, device=None):
-        "Continue from `state()` of a recorder on the same model."
-        if len(state['n']) != len(self): raise ValueError(f"the state holds {len(state['n'])} layers, the model {len(self)}")
-        vec = lambda ts: None if ts[0] is None else torch.stack(list(ts)).to(device)
-        self.last, self.total, self.n = vec(state['last']), vec(state['total']), state['n'][0]
+@patch
+def load_state(self: GradFlow, state: dict, device=None):
+    "Continue from `state()` of a recorder on the same model."
+    if len(state['n']) != len(self): raise ValueError(f"the state holds {len(state['n'])} layers, the model {len(self)}")
+    vec = lambda ts: None if ts[0] is None else torch.stack(list(ts)).to(device)
+    self.last, self.total, self.n = vec(state['last']), vec(state['total']), state['n'][0]
 
-    def stats(self) -> list:
-        "`[{'layer', 'last_batch', 'epoch_mean'}]` in model order, empty before any batch; one host synchronisation for all layers."
-        if not self.n: return []
-        last, total = torch.stack([self.last, self.total]).tolist()
-        return [dict(layer=l, last_batch=a, epoch_mean=t / self.n) for l, a, t in zip(self.labels, last, total)]
+@patch
+def stats(self: GradFlow) -> list:
+    "`[{'layer', 'last_batch', 'epoch_mean'}]` in model order, empty before any batch; one host synchronisation for all layers."
+    if not self.n: return []
+    last, total = torch.stack([self.last, self.total]).tolist()
+    return [dict(layer=l, last_batch=a, epoch_mean=t / self.n) for l, a, t in zip(self.labels, last, total)]
 
 # %% ../nbs/03_hooks.ipynb #894d812b
 def first_batch_grad_flow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:

@@ -82,6 +82,7 @@ def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int =
     if dev.type == 'cuda': torch.cuda.synchronize()
     return (time.perf_counter() - t0) / (steps * bs * 3 * model_macs('vgg38_bn'))
 
+# %% ../nbs/07_sweep.ipynb #6c848b71
 CPU_PARALLEL_EFFICIENCY = 0.915  # two one-thread training processes, one per core, ran 1.83× as fast as one (vgg_bench --pack 2, here)
 
 def parallel_speedup(n_jobs: int, device: str = 'auto') -> float:

@@ -121,6 +121,7 @@ def autocast(device: torch.device, precision: str):
     "bf16 autocast when asked, else nothing."
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == 'bf16' else nullcontext()
 
+# %% ../nbs/04_train.ipynb #9e84a8a6
 @contextmanager
 def reproducible(device: torch.device):
     """On a GPU, for the duration: deterministic cuDNN and cuBLAS kernels (cuDNN's autotuner picks among those), so that a run, and a
@@ -137,6 +138,7 @@ def reproducible(device: torch.device):
         torch.use_deterministic_algorithms(old[0], warn_only=old[1]); cudnn.deterministic, cudnn.benchmark = old[2], old[3]
         if env is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
 
+# %% ../nbs/04_train.ipynb #2dfff4d8
 def compile_model(model, mode: str = 'off'):
     """`model` with its forward compiled by `torch.compile(mode=mode)`, sharing its parameters (its state dict and hooks still go
     through `model`); `model` itself when `mode` is `off`. On a GPU, `reduce-overhead` replays each step as CUDA graphs."""
