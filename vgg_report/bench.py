@@ -196,18 +196,35 @@ def summary_lines(res: dict) -> list:
             + f" (every row costed as {res['model']})")
     return [ratios, proj]
 
-# %% ../nbs/09_bench.ipynb #e169a5ba
-def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500, batch_size: int = 100, floor_steps: int = 5,
-              workers: int = 2, bf16: bool = True, quiet: bool = False, compile: str = 'off', pack: int = 1, out=None, repeat: int = 4) -> dict:
-    """Measure floor, ours, baseline (and bf16, a compiled engine, `pack` runs sharing the device) on `n_images` synthetic images;
-    return the numbers and ratios, rewriting the JSON file `out` after every measurement (a stopped benchmark keeps what it measured).
-    Floor, ours and baseline are measured `repeat` times, interleaved, and each keeps its best: a busy host slows a round, never speeds it."""
+# %% ../nbs/09_bench.ipynb #042b6894
+def _checked(device, model, n_images, batch_size, compile, pack, repeat):
+    "The benchmark's device, once every argument is checked (a UserError names the first bad one)."
     dev = get_device(device)
     check_model(model)
     if n_images < 2 * batch_size: raise UserError(f"--n_images must be at least two batches ({2 * batch_size}), got {n_images}")
     check_compile(compile)
     if pack < 1: raise UserError(f"--pack must be ≥ 1, got {pack}")
     if repeat < 1: raise UserError(f"--repeat must be ≥ 1, got {repeat}")
+    return dev
+
+def _interleaved_rounds(model, dev, x, y, batch_size, floor_steps, workers, repeat, say) -> dict:
+    "Floor, ours and baseline measured `repeat` times, interleaved (a busy host slows a round, never speeds it); each round printed."
+    rounds = dict(floor_step_s=[], ours_images_per_s=[], baseline_images_per_s=[], eval_baseline_images_per_s=[])
+    for r in range(repeat):
+        rounds['floor_step_s'].append(bench_floor(model, dev, batch_size, floor_steps))
+        rounds['ours_images_per_s'].append(bench_ours(model, dev, x, y, batch_size))
+        for k, v in zip(('baseline_images_per_s', 'eval_baseline_images_per_s'), bench_baseline(model, dev, x, y, batch_size, workers)): rounds[k].append(v)
+        say(f"  round {r + 1}/{repeat}: floor {batch_size / rounds['floor_step_s'][-1]:.0f}, ours {rounds['ours_images_per_s'][-1]:.0f}, "
+            f"baseline {rounds['baseline_images_per_s'][-1]:.0f} images/s")
+    return rounds
+
+# %% ../nbs/09_bench.ipynb #e169a5ba
+def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500, batch_size: int = 100, floor_steps: int = 5,
+              workers: int = 2, bf16: bool = True, quiet: bool = False, compile: str = 'off', pack: int = 1, out=None, repeat: int = 4) -> dict:
+    """Measure floor, ours, baseline (and bf16, a compiled engine, `pack` runs sharing the device) on `n_images` synthetic images;
+    return the numbers and ratios, rewriting the JSON file `out` after every measurement (a stopped benchmark keeps what it measured).
+    Floor, ours and baseline are measured `repeat` times, interleaved, and each keeps its best: a busy host slows a round, never speeds it."""
+    dev = _checked(device, model, n_images, batch_size, compile, pack, repeat)
     if dev.type == 'cuda': torch.backends.cudnn.benchmark = True   # the floor and the baseline: cuDNN's fastest kernels
     ds = synthetic_data(n_train=n_images, n_val=1, n_test=1)
     x, y = ds.x_train, ds.y_train
@@ -219,13 +236,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
         res.update(kw)
         if out: Path(out).write_text(json.dumps(res, indent=2) + '\n')
     say(f'vgg_bench: {model}, batch {batch_size}, {n_images} images on {device_name(dev)} (torch {torch.__version__})')
-    rounds = dict(floor_step_s=[], ours_images_per_s=[], baseline_images_per_s=[], eval_baseline_images_per_s=[])
-    for r in range(repeat):
-        rounds['floor_step_s'].append(bench_floor(model, dev, batch_size, floor_steps))
-        rounds['ours_images_per_s'].append(bench_ours(model, dev, x, y, batch_size))
-        for k, v in zip(('baseline_images_per_s', 'eval_baseline_images_per_s'), bench_baseline(model, dev, x, y, batch_size, workers)): rounds[k].append(v)
-        say(f"  round {r + 1}/{repeat}: floor {batch_size / rounds['floor_step_s'][-1]:.0f}, ours {rounds['ours_images_per_s'][-1]:.0f}, "
-            f"baseline {rounds['baseline_images_per_s'][-1]:.0f} images/s")
+    rounds = _interleaved_rounds(model, dev, x, y, batch_size, floor_steps, workers, repeat, say)
     floor, ours = min(rounds['floor_step_s']), max(rounds['ours_images_per_s'])
     base, base_eval = max(rounds['baseline_images_per_s']), max(rounds['eval_baseline_images_per_s'])
     row('floor', batch_size / floor); row('ours', ours); row('baseline', base)
