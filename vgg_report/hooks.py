@@ -13,17 +13,9 @@ import torch.nn.functional as F
 __all__ = ['Hook', 'Hooks', 'weight_params', 'GradFlow', 'first_batch_grad_flow']
 
 # %% ../nbs/03_hooks.ipynb #023fccf6
-class Hook:
-    "Call `fn(hook, ...)` from a module's forward hook or a tensor's gradient hook until `remove()`."
-    def __init__(self, target, fn):
-        self.target, self.fn, self.handle = target, fn, None
-        if isinstance(target, nn.Module): self.handle = target.register_forward_hook(self._call)
-        elif isinstance(target, torch.Tensor) and target.requires_grad: self.handle = target.register_hook(self._call)
-        else: raise TypeError(f"can only hook an nn.Module or a tensor that requires grad, not {type(target).__name__}")
-
-    def _call(self, *args):
-        self.fn(self, *args)   # returns None, so a gradient hook never changes the gradient
-
+class _Removable:
+    "A hook's handle (any with `.remove()`): `remove()` detaches it once, again does nothing; `attached` says whether it still is."
+    def __init__(self, handle=None): self.handle = handle
     def remove(self):
         "Detach the hook; calling it again does nothing."
         if self.handle is not None: self.handle.remove(); self.handle = None
@@ -33,6 +25,17 @@ class Hook:
     def __enter__(self): return self
     def __exit__(self, *_): self.remove()
     def __del__(self): self.remove()
+
+class Hook(_Removable):
+    "Call `fn(hook, ...)` from a module's forward hook or a tensor's gradient hook until `remove()`."
+    def __init__(self, target, fn):
+        super().__init__(); self.target, self.fn = target, fn
+        if isinstance(target, nn.Module): self.handle = target.register_forward_hook(self._call)
+        elif isinstance(target, torch.Tensor) and target.requires_grad: self.handle = target.register_hook(self._call)
+        else: raise TypeError(f"can only hook an nn.Module or a tensor that requires grad, not {type(target).__name__}")
+
+    def _call(self, *args):
+        self.fn(self, *args)   # returns None, so a gradient hook never changes the gradient
 
 class Hooks(list):
     "One `Hook` per target, sharing `fn`; a context manager that removes them all."
@@ -53,14 +56,6 @@ def weight_params(model: nn.Module) -> list:
 # %% ../nbs/03_hooks.ipynb #b17a4f5f
 _PRIVATE = hasattr(torch.autograd.Variable, '_execution_engine') and hasattr(torch, '_foreach_norm')
 
-class _Handle:
-    "A hook handle that `remove`s once (again does nothing) and says whether it is `attached`, as `Hook` does."
-    def __init__(self, handle): self.handle = handle
-    def remove(self):
-        if self.handle is not None: self.handle.remove(); self.handle = None
-    @property
-    def attached(self) -> bool: return self.handle is not None
-
 # %% ../nbs/03_hooks.ipynb #de026a90
 class GradFlow:
     """Per-layer mean |grad| of a model's weights: the last batch's and the mean over the batches since `reset()`, reduced on the
@@ -77,7 +72,7 @@ class GradFlow:
         self.fused = _PRIVATE if fused is None else fused
         if self.fused and not _PRIVATE: raise RuntimeError('this torch lacks the private APIs of the fused engine; use GradFlow(model, fused=False)')
         if self.fused: self.hook = Hook(self.params[-1], self._at_end)
-        else: self.hook = _Handle(torch.autograd.graph.register_multi_grad_hook(self.params, self._all_grads))
+        else: self.hook = _Removable(torch.autograd.graph.register_multi_grad_hook(self.params, self._all_grads))
         self.reset()
 
     def _at_end(self, hook, grad):

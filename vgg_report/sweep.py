@@ -22,8 +22,8 @@ from .runner import (PROFILES, select_rows, build_config, resolve_profile, run_f
 
 # %% auto #0
 __all__ = ['CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost',
-           'calibrate', 'parallel_speedup', 'fmt_secs', 'run_job', 'SweepProgress', 'summary', 'sweep', 'grid_status',
-           'cpu_cores', 'sweep_width', 'vgg_sweep', 'vgg_status']
+           'calibrate', 'one_thread_each', 'parallel_speedup', 'predicted_seconds', 'fmt_secs', 'run_job',
+           'SweepProgress', 'summary', 'sweep', 'grid_status', 'cpu_cores', 'sweep_width', 'vgg_sweep', 'vgg_status']
 
 # %% ../nbs/07_sweep.ipynb #dfffb10f
 @dataclass
@@ -85,11 +85,19 @@ def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int =
 # %% ../nbs/07_sweep.ipynb #6c848b71
 CPU_PARALLEL_EFFICIENCY = 0.915  # two one-thread training processes, one per core, ran 1.83× as fast as one (vgg_bench --pack 2, here)
 
+def one_thread_each(n_jobs: int, device: str = 'auto') -> bool:
+    "Whether a sweep's rows share this CPU, one per core on one thread each (as its Ray workers run them)."
+    return n_jobs > 1 and get_device(device).type == 'cpu'
+
 def parallel_speedup(n_jobs: int, device: str = 'auto') -> float:
     "How many times faster `n_jobs` rows at once go than one: on a CPU less than `n_jobs` (the cores share memory bandwidth)."
-    return n_jobs * CPU_PARALLEL_EFFICIENCY if n_jobs > 1 and get_device(device).type == 'cpu' else float(n_jobs)
+    return n_jobs * CPU_PARALLEL_EFFICIENCY if one_thread_each(n_jobs, device) else float(n_jobs)
 
 RUN_OVERHEAD_S = 5.0  # starting a kernel, importing torch, loading data, plotting, beyond the training: measured at 4-5 s per smoke run here
+
+def predicted_seconds(cfg: RunConfig, sec_per_mac: float) -> float:
+    "A row's predicted wall time: its training and evaluation work at `sec_per_mac`, and the cost of starting it."
+    return RUN_OVERHEAD_S + run_cost(cfg) * sec_per_mac
 
 def fmt_secs(s: float) -> str:
     s = int(round(s))
@@ -114,7 +122,7 @@ def run_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, l
 class SweepProgress:
     "Counts rows by outcome; the ETA is the predicted time of the rows left, scaled by how the finished rows compared with their prediction."
     def __init__(self, jobs, parallel: int = 1, sec_per_mac: float = 0.0, speedup: float = None):
-        self.predicted = {j.name: RUN_OVERHEAD_S + run_cost(j.cfg) * sec_per_mac for j in jobs}
+        self.predicted = {j.name: predicted_seconds(j.cfg, sec_per_mac) for j in jobs}
         self.total, self.parallel, self.speedup = len(jobs), parallel, speedup or parallel
         self.results, self.actual, self.expected = [], 0.0, 0.0
 
@@ -244,7 +252,8 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
-    spm = calibrate(jobs[0].cfg.device) if sec_per_mac is None and jobs else sec_per_mac or 0.0
+    one = jobs and one_thread_each(n_jobs, jobs[0].cfg.device)
+    spm = calibrate(jobs[0].cfg.device, threads=1 if one else None) if sec_per_mac is None and jobs else sec_per_mac or 0.0
     progress = SweepProgress(jobs, n_jobs, spm, parallel_speedup(n_jobs, jobs[0].cfg.device) if jobs else None)
     if n_jobs == 1 and not address:
         for j in jobs: progress.add(run_job(j, data_dir, force))
@@ -316,9 +325,9 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     left = [j for j in todo if states[j.name] not in ('complete', 'diverged') or force]
     dev = get_device(device)
     if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # by default no more at once than there are rows
-    one_thread = n_jobs > 1 and dev.type == 'cpu'                                 # each row on its own core
+    one_thread = one_thread_each(n_jobs, device)                                  # each row on its own core
     spm = calibrate(device, threads=1 if one_thread else None) if left else None
-    rows = [run_cost(j.cfg) * spm + RUN_OVERHEAD_S for j in left]
+    rows = [predicted_seconds(j.cfg, spm) for j in left]
     est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device))   # the longest row bounds it
     how = 'in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '') if not address else f'on the Ray cluster at {address}'
     print(f"profile {profile}{' -> ' + prof if profile == 'auto' else ''} on {dev.type.upper() if dev.type != 'cpu' else 'the CPU'}"

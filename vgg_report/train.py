@@ -405,6 +405,9 @@ class Learner:
         for cb in self.cbs: getattr(cb, event, lambda learn: None)(self)
 
     def state(self) -> dict: return {k: getattr(self, k) for k in self.STATE}
+    def seconds(self) -> float:
+        "The epoch's seconds so far, a resumed epoch's saved first part included."
+        return (self.resumed or {}).get('seconds', 0.0) + time.time() - self.t0
     def load_state(self, st: dict):
         for k in self.STATE: setattr(self, k, st.get(k))
 
@@ -466,7 +469,7 @@ class HistoryCB(Callback):
     "After each epoch: its row (`learn.row`) in `learn.history`, its gradient flow in `learn.grad_flow`, the epoch counted."
     order = 10
     def after_epoch(self, learn):
-        seconds = (learn.resumed or {}).get('seconds', 0.0) + time.time() - learn.t0     # a resumed epoch counts its first part
+        seconds = learn.seconds()
         learn.row = dict(epoch=learn.epoch + 1, lr=learn.lr, train_loss=learn.train_loss, train_acc=learn.train_acc,
                          val_loss=learn.val_loss, val_acc=learn.val_acc, seconds=seconds)
         learn.history.append(learn.row); learn.grad_flow.extend(learn.epoch_flow)
@@ -526,7 +529,7 @@ class InterruptCB(Callback):
     def after_train(self, learn):
         res = learn.result
         if not isinstance(res, dict): return
-        learn.partial = dict(res, gen=self.gen0, flow=learn.flow.state(), seconds=(learn.resumed or {}).get('seconds', 0.0) + time.time() - learn.t0)
+        learn.partial = dict(res, gen=self.gen0, flow=learn.flow.state(), seconds=learn.seconds())
         learn.save(); learn.progress.close()
         raise RunInterrupted(f"stopped at batch {res['batch']} of epoch {learn.epoch + 1}/{learn.cfg.epochs}; saved in {learn.out/CHECKPOINT}; "
                              f"run the same command again to resume")
