@@ -45,12 +45,16 @@ def ray_cluster(workers: int = 2):
         subprocess.run(['rm', '-rf', tmpd])
         assert not _cluster_processes(tmpd), 'a process of the cluster survived'
 
-def _raylet(node_manager_port: int) -> psutil.Process:
-    return next(p for p in psutil.process_iter(['cmdline']) if (p.info['cmdline'] or [''])[0].endswith('/raylet')
-                and f'--node_manager_port={node_manager_port}' in p.info['cmdline'])
+def _lose_node(node_manager_port: int):
+    "SIGKILL a worker node whole, as a machine that goes away: its raylet and every process under it (Ray's workers, their kernels)."
+    raylet = next(p for p in psutil.process_iter(['cmdline']) if (p.info['cmdline'] or [''])[0].endswith('/raylet')
+                  and f'--node_manager_port={node_manager_port}' in p.info['cmdline'])
+    for p in [raylet, *raylet.children(recursive=True)]:
+        try: p.kill()
+        except psutil.NoSuchProcess: pass
 
 def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
-    """Two rows on a two-worker cluster; one worker node's raylet is SIGKILLed once both rows have a checkpoint. The sweep retries
+    """Two rows on a two-worker cluster; one worker node (its raylet and every process under it) is SIGKILLed once both rows have a checkpoint. The sweep retries
     that row on the other node, which resumes it, and exits 0; every metric equals the uninterrupted (sequential) sweep's; the
     output has the sweep's own lines and none of Ray's; no process of the cluster is left. Meanwhile a sweep with another token
     is refused in one line."""
@@ -69,7 +73,7 @@ def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
             while not all((out/s/'history.csv').exists() and len((out/s/'history.csv').read_text().splitlines()) >= 2 for s in slugs.values()):
                 assert sweep.poll() is None and time.time() < deadline, 'the rows did not both start an epoch'
                 time.sleep(0.1)
-            _raylet(nm[0]).kill()                        # one worker node goes away in the middle of its row
+            _lose_node(nm[0])                            # one worker node goes away in the middle of its row
             text, _ = sweep.communicate(timeout=150)
             refused = stranger.communicate(timeout=60)
         finally:

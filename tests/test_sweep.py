@@ -158,3 +158,48 @@ def test_a_row_with_an_unregistered_model_is_named(monkeypatch, tmp_path):
     monkeypatch.setitem(GRIDS, 'extended', [Row('Mine', 'vgg38_mine', 1e-3)])
     with pytest.raises(UserError, match="row Mine: model 'vgg38_mine' is not a model; use one of vgg08, vgg38"):
         plan('extended', None, 'smoke', 'synthetic', tmp_path)
+
+class _RayError(Exception): pass
+class NodeDiedError(_RayError): pass
+class WorkerCrashedError(_RayError): pass
+
+class FakeRay:
+    "The part of Ray that `_ray_run` uses. A task runs when its result is asked for; `fate[row]` holds, per attempt, what happens first."
+    exceptions = type('exceptions', (), dict(RayError=_RayError, RayTaskError=type('RayTaskError', (_RayError,), {})))
+    def __init__(self, fate): self.fate, self.tasks, self.attempts = fate, {}, []
+    def cluster_resources(self): return {}
+    def remote(self, **_): return lambda f: type('Task', (), dict(remote=lambda *a: self._submit(f, a)))
+    def _submit(self, f, a): ref = object(); self.tasks[ref] = (f, a); return ref
+    def wait(self, refs, num_returns): return refs[:num_returns], refs[num_returns:]
+    def get(self, ref):
+        f, a = self.tasks.pop(ref)
+        self.attempts.append((a[0].name, a[4] if len(a) > 4 else 0))   # the row, and how long it would wait for the lock
+        fate = self.fate[a[0].name]
+        if fate: fate.pop(0)(a[0])
+        return f(*a)
+
+def test_a_retried_row_is_counted_by_how_it_ended_not_as_a_cached_one(tmp_path, capsys):
+    """A worker can outlive its raylet by seconds and finish its row before the node's death reaches the sweep: the retry then
+    finds the run finished, and the row is complete ('its attempt on the lost node had finished it'), not skipped. A row whose
+    worker dies on every attempt fails after the retries, and its last attempt says why."""
+    from vgg_report.sweep import plan, SweepProgress, _ray_run, RETRY_LOCK_WAIT_S
+    jobs = plan('paper', ['VGG_08', 'VGG_38'], 'smoke', 'synthetic', tmp_path, device='cpu')
+    def finish_then_die(job):      # what the lost node's worker wrote before it went
+        job.out.mkdir(parents=True)
+        write_json(job.out/'params.json', dict(config_hash=job.cfg.hash))
+        write_json(job.out/'metrics.json', dict(status='complete', config_hash=job.cfg.hash, val_acc=0.25, test_acc=0.5, best_epoch=2))
+        raise NodeDiedError()
+    def crash(job): raise WorkerCrashedError()
+    ray = FakeRay({'VGG_38': [finish_then_die], 'VGG_08': [crash, crash]})
+    progress = SweepProgress(jobs, 2)
+    _ray_run(ray, jobs, None, False, None, 0, 1, progress, 1)
+    assert ray.attempts == [('VGG_08', 0), ('VGG_38', 0), ('VGG_08', RETRY_LOCK_WAIT_S), ('VGG_38', RETRY_LOCK_WAIT_S)]
+    res = {r['row']: r for r in progress.results}
+    assert res['VGG_38']['outcome'] == 'complete' and res['VGG_38']['metrics']['val_acc'] == 0.25
+    assert res['VGG_38']['after_retry'] == 'its attempt on the lost node had finished it'
+    assert res['VGG_08']['outcome'] == 'failed' and res['VGG_08']['error'] == 'its worker process died (WorkerCrashedError), after 1 retry'
+    assert res['VGG_08']['retried'] == ['its worker process died (WorkerCrashedError)'] * 2 and res['VGG_08']['after_retry'] == 'not finished'
+    out = capsys.readouterr().out
+    assert '[sweep] VGG_38: its node died (NodeDiedError); retry 1/1, from its last checkpoint' in out
+    assert 'VGG_38: complete: val acc 0.2500, test acc 0.5000 (finished on the lost node)' in out and 'already finished' not in out
+    assert not (jobs[0].out/'metrics.json').exists()      # the crashed row never ran: nothing written, nothing faked

@@ -135,7 +135,7 @@ class SweepProgress:
     def add(self, res: dict):
         "Record a finished row and print the sweep's progress line."
         self.results.append(res)
-        if res['outcome'] not in ('skipped', 'busy'):
+        if res['outcome'] not in ('skipped', 'busy') and 'seconds' in res:     # a row that ran here, and its time
             self.actual += res.get('seconds', 0.0); self.expected += self.predicted[res['row']]
         n = {k: sum(r['outcome'] == k for r in self.results) for k in ('complete', 'diverged', 'skipped', 'failed', 'busy')}
         finished = len(self.results)
@@ -144,11 +144,12 @@ class SweepProgress:
         m = res.get('metrics') or {}
         what = {'failed': f"FAILED: {res.get('error', '')}", 'busy': 'busy in another process, left alone',
                 'skipped': 'already finished'}.get(res['outcome'], f"{res['outcome']}: val acc {_acc(m.get('val_acc'))}, test acc {_acc(m.get('test_acc'))} "
-                                                                 f"({fmt_secs(res.get('seconds', 0))}{', resumed' if res.get('resumed') else ''})")
+                                                                 f"({_took(res)})")
         print(f"[sweep {finished}/{self.total}: {n['complete'] + n['diverged'] + n['skipped']} done, {running} running, {n['failed']} failed"
               f"{'' if math.isnan(eta) or running == 0 else ', ETA ' + fmt_secs(eta)}] {res['row']}: {what}", flush=True)
 
 def _acc(v): return 'n/a' if v is None else f'{v:.4f}'
+def _took(res): return 'finished on the lost node' if res.get('finished_on_lost_node') else fmt_secs(res.get('seconds', 0)) + (', resumed' if res.get('resumed') else '')
 
 def summary(results: list) -> pd.DataFrame:
     "One line per row: outcome, best validation and test accuracy, time, and where to look."
@@ -245,8 +246,16 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
             if len(lost[j.name]) <= retries:
                 print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, from its last checkpoint", flush=True)
                 pending[task.remote(j, data_dir, force, False, RETRY_LOCK_WAIT_S)] = j; continue
-            res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{lost[j.name][-1]}, after {retries} retries', notebook=str(j.out/EXPERIMENT_NB))
-        progress.add(dict(res, retried=lost[j.name]) if lost[j.name] else res)
+            res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.out/EXPERIMENT_NB))
+        progress.add(_after_retry(res, lost[j.name]) if lost[j.name] else res)
+
+def _after_retry(res: dict, lost: list) -> dict:
+    "A row that lost its worker or node: its result, with `retried` (why, each time) and `after_retry` (how it ended, in words)."
+    if res['outcome'] == 'skipped':     # the attempt on the lost node finished the run before it went (a worker can outlive its raylet)
+        return dict(res, outcome=res['metrics']['status'], finished_on_lost_node=True, retried=lost, after_retry='its attempt on the lost node had finished it')
+    how = {'busy': 'its run was still locked by the attempt it replaces', 'failed': 'not finished'}.get(
+        res['outcome'], 'resumed from its last checkpoint' if res.get('resumed') else 'run again from its start (it had no checkpoint)')
+    return dict(res, retried=lost, after_retry=how)
 
 # %% ../nbs/07_sweep.ipynb #c8f2d3e5
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
@@ -306,7 +315,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
               device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
               precision: str = 'fp32',  # fp32 (the study) or bf16
               compile: str = 'off',  # off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile each run's model
-              jobs: str = None,  # rows at once: 1 (the default) runs in this process; more run as Ray tasks on this machine
+              jobs: str = None,  # rows at once (default: one per core on a CPU, one thread each; 1 on a GPU): 1 runs in this process, more as Ray tasks
               address: str = None,  # HOST:PORT of an existing Ray cluster to send the rows to
               runs_per_gpu: str = '1',  # on GPUs: runs packed on each GPU (fractional GPU requests); --jobs defaults to this × the GPUs
               retries: str = str(RETRIES),  # on Ray: times a row whose worker or node died is run again, from its last checkpoint
@@ -345,7 +354,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     counts = df.outcome.value_counts().to_dict()
     print('\nsweep: ' + ', '.join(f'{counts.get(k, 0)} {k}' for k in ('complete', 'skipped', 'diverged', 'failed', 'busy')))
     for r in results:
-        if r.get('retried'): print(f"retried: {r['row']}: {'; '.join(r['retried'])}; resumed from its last checkpoint")
+        if r.get('retried'): print(f"retried: {r['row']}: {'; '.join(r['retried'])}; {r['after_retry']}")
         if r['outcome'] == 'failed': print(f"failed: {r['row']}: see {r['notebook']}", file=sys.stderr)
     if counts.get('failed'): sys.exit(1)
 
