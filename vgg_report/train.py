@@ -25,7 +25,7 @@ __all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT',
            'compile_errors', 'evaluate', 'atomic_write', 'write_json', 'read_json', 'git_commit', 'versions',
            'device_name', 'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'StopRequest',
            'RunInterrupted', 'train_epoch', 'train_run', 'Callback', 'CancelFit', 'Learner', 'ScheduleCB', 'GradFlowCB',
-           'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'CheckpointCB', 'InterruptCB', 'PauseCB',
+           'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB',
            'ResultsCB', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #779c521c
@@ -292,6 +292,7 @@ class _Progress:
     def __init__(self, mode: str, epochs: int, every: float = 30.):
         if mode not in ('bar', 'lines', 'none'): raise UserError(f"--progress {mode!r}: use bar, lines or none")
         self.mode, self.epochs, self.every, self.bar = mode, epochs, every, None
+        self.epoch, self.n, self.t0 = 0, 0, time.time(); self.last = self.t0         # `start` sets them for each epoch
     def start(self, epoch, n):
         self.epoch, self.n, self.t0, self.last = epoch, n, time.time(), time.time()
         if self.mode == 'bar':
@@ -491,6 +492,14 @@ class ProgressCB(Callback):
     def after_epoch(self, learn): learn.progress.end(learn.row)
     def on_interrupt(self, learn): learn.progress.close()
 
+# %% ../nbs/04_train.ipynb #fd88fb96
+class PauseCB(Callback):
+    "End the fit quietly (`CancelFit`) once `epochs` epochs are done and saved, unless the run is over anyway."
+    order = 100
+    def __init__(self, epochs: int): self.epochs = epochs
+    def after_epoch(self, learn):
+        if learn.epoch >= self.epochs and learn.epoch < learn.cfg.epochs and learn.status == 'running': raise CancelFit
+
 # %% ../nbs/04_train.ipynb #b3b9ea59
 class CheckpointCB(Callback):
     "Resume from the run folder's latest sound checkpoint, or start it with `params.json`; save after every epoch (`learn.save`)."
@@ -543,14 +552,6 @@ class InterruptCB(Callback):
         print(learn.interrupt, file=sys.stderr, flush=True)
     def cleanup(self, learn):
         if getattr(self, 'req', None) is not None: self.req.__exit__(None, None, None); self.req = None
-
-# %% ../nbs/04_train.ipynb #fd88fb96
-class PauseCB(Callback):
-    "End the fit quietly (`CancelFit`) once `epochs` epochs are done and saved, unless the run is over anyway."
-    order = 100
-    def __init__(self, epochs: int): self.epochs = epochs
-    def after_epoch(self, learn):
-        if learn.epoch >= self.epochs and learn.epoch < learn.cfg.epochs and learn.status == 'running': raise CancelFit
 
 # %% ../nbs/04_train.ipynb #b2f9ef54
 class ResultsCB(Callback):
