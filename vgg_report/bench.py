@@ -245,10 +245,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
     ours_eval = bench_eval_ours(model, dev, x, y)
     record(baseline_images_per_s=base, speedup_vs_baseline=ours / base, eval_ours_images_per_s=ours_eval, eval_baseline_images_per_s=base_eval)
     gf = bench_grad_flow(model, dev); record(**gf)
-    cost = lambda s: f'{s * 1000:.2f} ms/step' if s > 0 else 'below the noise'     # a difference of two noisy timings can come out < 0
-    say(f"  {'grad-flow recorder':20} {cost(gf['gradflow_fused_s']):>16}  (its public engine: {cost(gf['gradflow_public_s'])}; "
-        f"one hook per weight: {cost(gf['gradflow_per_weight_s'])}; "
-        f"batch 2, step {gf['gradflow_step_s'] * 1000:.1f} ms without)")
+    say(_grad_flow_line(gf))
     b16 = None
     if bf16 and bf16_supported(dev): b16 = bench_ours(model, dev, x, y, batch_size, 'bf16'); row('ours bf16', b16)
     record(bf16_images_per_s=b16, bf16_speedup=None if b16 is None else b16 / ours)
@@ -264,6 +261,13 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
                projected_paper_grid_packed_s=11 * 100 * epoch_s * fastest / packed)
     for line in summary_lines(res): say(line)
     return res
+
+# %% ../nbs/09_bench.ipynb #6bc09354
+def _grad_flow_line(gf: dict) -> str:
+    "The recorder's cost per step, its public engine's and a hook per weight's, from `bench_grad_flow`'s numbers."
+    cost = lambda s: f'{s * 1000:.2f} ms/step' if s > 0 else 'below the noise'     # a difference of two noisy timings can come out < 0
+    return (f"  {'grad-flow recorder':20} {cost(gf['gradflow_fused_s']):>16}  (its public engine: {cost(gf['gradflow_public_s'])}; "
+            f"one hook per weight: {cost(gf['gradflow_per_weight_s'])}; batch 2, step {gf['gradflow_step_s'] * 1000:.1f} ms without)")
 
 # %% ../nbs/09_bench.ipynb #52f12205
 @command

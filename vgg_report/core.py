@@ -8,6 +8,7 @@ import argparse, fcntl, os, signal, socket, sys, random, functools, threading, t
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
+from fastcore.basics import patch
 from fastcore.script import anno_parser
 import torch
 
@@ -143,26 +144,29 @@ class FileLock:
     @property
     def held(self) -> bool: return self._f is not None
 
-    def locked_elsewhere(self) -> bool:
-        "Whether another process holds the lock now (False when the file does not exist)."
-        if self._f is not None or not self.path.exists(): return False
-        with open(self.path, 'a+') as f:
-            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError: return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-        return False
-
-    def holder_pid(self):
-        "The pid of the process holding the lock now, when it is another process on this host; else None."
-        if not self.locked_elsewhere(): return None
-        try: pid, host = self.path.read_text().split()[:2]
-        except (OSError, ValueError): return None
-        return int(pid) if pid.isdigit() and host == socket.gethostname() and int(pid) != os.getpid() else None
-
     def __enter__(self):
         if not self.acquire(): raise UserError(f"{self.path} is locked by another process; wait for it to finish")
         return self
     def __exit__(self, *_): self.release()
+
+# %% ../nbs/00_core.ipynb #b9ecc462
+@patch
+def locked_elsewhere(self: FileLock) -> bool:
+    "Whether another process holds the lock now (False when the file does not exist)."
+    if self._f is not None or not self.path.exists(): return False
+    with open(self.path, 'a+') as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+@patch
+def holder_pid(self: FileLock):
+    "The pid of the process holding the lock now, when it is another process on this host; else None."
+    if not self.locked_elsewhere(): return None
+    try: pid, host = self.path.read_text().split()[:2]
+    except (OSError, ValueError): return None
+    return int(pid) if pid.isdigit() and host == socket.gethostname() and int(pid) != os.getpid() else None
 
 # %% ../nbs/00_core.ipynb #7275470c
 @contextmanager

@@ -75,22 +75,6 @@ class GradFlow:
         else: self.hook = _Removable(torch.autograd.graph.register_multi_grad_hook(self.params, self._all_grads))
         self.reset()
 
-    def _at_end(self, hook, grad):
-        torch.autograd.Variable._execution_engine.queue_callback(self._record)   # runs once this backward pass has finished
-
-    def _record(self): self._add([p.grad for p in self.params], lambda g: torch._foreach_norm(g, 1))
-
-    def _all_grads(self, grads): self._add(grads, lambda g: [torch.linalg.vector_norm(t, 1) for t in g])   # public: one per weight
-
-    def _add(self, grads, l1):
-        dev = self.params[-1].device
-        if self._numel.device != dev: self._numel = self._numel.to(dev)
-        g = [t.detach() if t is not None else torch.zeros((), device=dev) for t in grads]
-        v = torch.stack(l1(g)).float() / self._numel                             # L1 norm / size = mean |grad|, every layer at once
-        self.last = v
-        self.total = v if self.total is None else self.total + v
-        self.n += 1
-
     def __len__(self): return len(self.labels)
     def reset(self):
         "Forget the statistics (call at the start of each epoch)."
@@ -103,6 +87,27 @@ class GradFlow:
     def attached(self) -> bool: return self.hook.attached
     def __enter__(self): return self
     def __exit__(self, *_): self.remove()
+
+# %% ../nbs/03_hooks.ipynb #300a350b
+@patch
+def _at_end(self: GradFlow, hook, grad):
+    torch.autograd.Variable._execution_engine.queue_callback(self._record)   # runs once this backward pass has finished
+
+@patch
+def _record(self: GradFlow): self._add([p.grad for p in self.params], lambda g: torch._foreach_norm(g, 1))
+
+@patch
+def _all_grads(self: GradFlow, grads): self._add(grads, lambda g: [torch.linalg.vector_norm(t, 1) for t in g])   # public: one per weight
+
+@patch
+def _add(self: GradFlow, grads, l1):
+    dev = self.params[-1].device
+    if self._numel.device != dev: self._numel = self._numel.to(dev)
+    g = [t.detach() if t is not None else torch.zeros((), device=dev) for t in grads]
+    v = torch.stack(l1(g)).float() / self._numel                             # L1 norm / size = mean |grad|, every layer at once
+    self.last = v
+    self.total = v if self.total is None else self.total + v
+    self.n += 1
 
 # %% ../nbs/03_hooks.ipynb #12d5914b
 @patch

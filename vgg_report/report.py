@@ -235,15 +235,7 @@ def study_scope(profile: str, dataset: str) -> str:
 def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, pv: pd.DataFrame) -> str:
     "The LaTeX source of `numbers.tex`."
     s = header('report notebook', run_set) + '\\makeatletter\n\\newcommand{\\res}[2]{\\@ifundefined{res@#1@#2}{--}{\\csname res@#1@#2\\endcsname}}\n'
-    for name, r in recs.items():
-        if not r.finished: s += f'\\expandafter\\def\\csname res@{name}@status\\endcsname{{{r.status}}}\n'; continue
-        m = r.metrics
-        vals = dict(status=m['status'], best_epoch=fmt_epoch(m['best_epoch']), epochs=str(m['final_epoch']), wall=f"{m['wall_seconds']:.0f}",
-                    **{k: fmt_acc(m[k]) for k in ('train_acc', 'val_acc', 'test_acc', 'final_val_acc')},
-                    **{k: fmt_loss(m[k]) for k in ('train_loss', 'val_loss', 'test_loss', 'final_train_loss')},
-                    epochs_to_40=fmt_epoch(m['epochs_to_40']), epochs_to_45=fmt_epoch(m['epochs_to_45']))
-        for k, v in vals.items(): s += f'\\expandafter\\def\\csname res@{name}@{k}\\endcsname{{{v}}}\n'
-    s += '\\makeatother\n'
+    s += _run_macros(recs) + '\\makeatother\n'
     synthetic = dataset == 'synthetic'
     fin = [r for r in recs.values() if r.finished]
     one = next(iter(fin), None)
@@ -278,6 +270,20 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
     s += _macro('GradFirstVGGEight', f'{g08:.1e}' if g08 else '--') + _macro('GradFirstVGGThirtyEight', f'{g38:.1e}' if g38 else '--')
     s += _macro('GradFirstBN', f'{gbn:.1e}' if gbn else '--')
     s += _macro('GradDecades', f'{math.log10(g08 / g38):.1f}' if g08 and g38 else '--')
+    return s
+
+# %% ../nbs/08_report.ipynb #b985621e
+def _run_macros(recs: dict) -> str:
+    "`\\res{ROW}{KEY}`'s definitions: every finished row's numbers, an unfinished row's status."
+    s = ''
+    for name, r in recs.items():
+        if not r.finished: s += f'\\expandafter\\def\\csname res@{name}@status\\endcsname{{{r.status}}}\n'; continue
+        m = r.metrics
+        vals = dict(status=m['status'], best_epoch=fmt_epoch(m['best_epoch']), epochs=str(m['final_epoch']), wall=f"{m['wall_seconds']:.0f}",
+                    **{k: fmt_acc(m[k]) for k in ('train_acc', 'val_acc', 'test_acc', 'final_val_acc')},
+                    **{k: fmt_loss(m[k]) for k in ('train_loss', 'val_loss', 'test_loss', 'final_train_loss')},
+                    epochs_to_40=fmt_epoch(m['epochs_to_40']), epochs_to_45=fmt_epoch(m['epochs_to_45']))
+        for k, v in vals.items(): s += f'\\expandafter\\def\\csname res@{name}@{k}\\endcsname{{{v}}}\n'
     return s
 
 # %% ../nbs/08_report.ipynb #f26e461d

@@ -304,19 +304,26 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
             list_models: bool = False,  # list the registered models with their parameter counts, then exit
            ):
     "Run one experiment of the study (a grid row or an explicit configuration) through the experiment notebook."
-    if list_models:
-        for n in load_models(): print(f'{n:16} {count_params(create_model(n)):>11,} parameters  ({MODELS[n].__module__})')
-        return
-    if list_rows:
-        for g, rows in (('paper', PAPER_GRID), ('extended', EXTENDED_GRID)):
-            for r in rows: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')
-        for p, s in PROFILES.items(): print(f'profile {p}: {s}')
-        return
+    if list_models or list_rows: return _list(list_models, list_rows)
     cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset, data_dir, device, precision, name, compile=compile)
     root = _runs_dir(runs_dir)
     check_writable(root)
     check_kernel(); check_project()
     out = run_folder(root, cfg.profile, cfg.dataset, slug)
+    _run_locked(cfg, out, data_dir, force)
+
+# %% ../nbs/06_runner.ipynb #844e5a96
+def _list(models: bool, rows: bool):
+    "`vgg_run --list_models`: the registered models and their sizes; `--list_rows`: the grids' rows and the profiles."
+    if models:
+        for n in load_models(): print(f'{n:16} {count_params(create_model(n)):>11,} parameters  ({MODELS[n].__module__})')
+    if rows:
+        for g, rs in (('paper', PAPER_GRID), ('extended', EXTENDED_GRID)):
+            for r in rs: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')
+        for p, s in PROFILES.items(): print(f'profile {p}: {s}')
+
+def _run_locked(cfg, out, data_dir, force: bool):
+    "Run `cfg` in `out` under the folder's lock, unless it is finished: one line before, one after; exit 1 when it fails, 130 when stopped."
     with run_lock(out):
         state = prepare_run_folder(out, cfg, force)
         if state in ('complete', 'diverged'):

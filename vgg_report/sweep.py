@@ -151,6 +151,7 @@ class SweepProgress:
 def _acc(v): return 'n/a' if v is None else f'{v:.4f}'
 def _took(res): return 'finished on the lost node' if res.get('finished_on_lost_node') else fmt_secs(res.get('seconds', 0)) + (', resumed' if res.get('resumed') else '')
 
+# %% ../nbs/07_sweep.ipynb #520bbfa4
 def summary(results: list) -> pd.DataFrame:
     "One line per row: outcome, best validation and test accuracy, time, and where to look."
     rows = []
@@ -342,13 +343,20 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     print(f"profile {profile}{' -> ' + prof if profile == 'auto' else ''} on {dev.type.upper() if dev.type != 'cpu' else 'the CPU'}"
           f"{' (no GPU)' if profile == 'auto' and dev.type == 'cpu' else ''}: {len(todo)} rows of the {grid} grid into {root/f'{prof}-{todo[0].cfg.dataset}'}, "
           f"{len(todo) - len(left)} already finished, {len(left)} to run {how}{', one thread each' if one_thread else ''}; estimated {fmt_secs(est)}", flush=True)
-    if dry_run:
-        for j in todo: print(f'  {j.name:18} {states[j.name]:9} {j.cfg.model:12} lr={j.cfg.lr:<7g} batch={j.cfg.batch_size:<4} seed={j.cfg.seed:<3} epochs={j.cfg.epochs} -> {j.out}')
-        return
+    if dry_run: return _print_plan(todo, states)
     try: results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; run the same command again to resume",
               file=sys.stderr); sys.exit(130)
+    if not _print_outcome(results): sys.exit(1)
+
+# %% ../nbs/07_sweep.ipynb #0f3f3351
+def _print_plan(todo: list, states: dict):
+    "`vgg_sweep --dry_run`: each row's state, configuration and folder."
+    for j in todo: print(f'  {j.name:18} {states[j.name]:9} {j.cfg.model:12} lr={j.cfg.lr:<7g} batch={j.cfg.batch_size:<4} seed={j.cfg.seed:<3} epochs={j.cfg.epochs} -> {j.out}')
+
+def _print_outcome(results: list) -> bool:
+    "The sweep's closing summary: a line per row, the counts, each retried row and how it ended, where a failed row's notebook is. False when a row failed."
     df = summary(results)
     print('\n' + df.drop(columns='where').to_string(index=False))
     counts = df.outcome.value_counts().to_dict()
@@ -356,7 +364,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     for r in results:
         if r.get('retried'): print(f"retried: {r['row']}: {'; '.join(r['retried'])}; {r['after_retry']}")
         if r['outcome'] == 'failed': print(f"failed: {r['row']}: see {r['notebook']}", file=sys.stderr)
-    if counts.get('failed'): sys.exit(1)
+    return not counts.get('failed')
 
 # %% ../nbs/07_sweep.ipynb #49591885
 @command

@@ -80,27 +80,6 @@ class RunConfig:
     compile: str = param('off', 'off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile, numbers equal up to rounding')
     profile: str = param('custom', 'the profile the sizes came from (full, quick, smoke or custom)')
 
-    def validate(self) -> 'RunConfig':
-        "Check and normalise every parameter; raise a one-line UserError for the first bad one."
-        check_model(self.model)
-        self.lr = check_number('lr', self.lr, float, 0)
-        self.batch_size = check_number('batch_size', self.batch_size, int, 1, strict=False)
-        self.seed = check_number('seed', self.seed, int, 0, strict=False)
-        self.epochs = check_number('epochs', self.epochs, int, 1, strict=False)
-        self.weight_decay = check_number('weight_decay', self.weight_decay, float, 0, strict=False)
-        self.eta_min = check_number('eta_min', self.eta_min, float, 0, strict=False)
-        if self.dataset not in DATASETS: raise UserError(f"--dataset {self.dataset!r} is not a dataset; use one of {', '.join(DATASETS)}")
-        for k in ('train', 'val', 'test'):
-            n = check_number(f'n_{k}', getattr(self, f'n_{k}'), int, 1, strict=False, allow_none=True)
-            if n is not None and n > SPLIT_SIZES[k]:
-                raise UserError(f"--n_{k} {n} is larger than the {k} split ({SPLIT_SIZES[k]} images); use 1..{SPLIT_SIZES[k]} or leave it out for all")
-            setattr(self, f'n_{k}', n)
-        if self.precision not in PRECISIONS: raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
-        get_device(self.device)
-        check_compile(self.compile)
-        if not str(self.row).strip(): raise UserError("--row must not be empty")
-        return self
-
     @property
     def hash(self) -> str:
         "A short hash of the parameters that decide the results, and of the synthetic dataset's version when the run uses it."
@@ -108,6 +87,29 @@ class RunConfig:
         if self.dataset == 'synthetic': d['data_version'] = SYNTHETIC_VERSION   # images of another version: another configuration
         blob = json.dumps(d, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+# %% ../nbs/04_train.ipynb #341cd6dc
+@patch
+def validate(self: RunConfig) -> RunConfig:
+    "Check and normalise every parameter; raise a one-line UserError for the first bad one."
+    check_model(self.model)
+    self.lr = check_number('lr', self.lr, float, 0)
+    self.batch_size = check_number('batch_size', self.batch_size, int, 1, strict=False)
+    self.seed = check_number('seed', self.seed, int, 0, strict=False)
+    self.epochs = check_number('epochs', self.epochs, int, 1, strict=False)
+    self.weight_decay = check_number('weight_decay', self.weight_decay, float, 0, strict=False)
+    self.eta_min = check_number('eta_min', self.eta_min, float, 0, strict=False)
+    if self.dataset not in DATASETS: raise UserError(f"--dataset {self.dataset!r} is not a dataset; use one of {', '.join(DATASETS)}")
+    for k in ('train', 'val', 'test'):
+        n = check_number(f'n_{k}', getattr(self, f'n_{k}'), int, 1, strict=False, allow_none=True)
+        if n is not None and n > SPLIT_SIZES[k]:
+            raise UserError(f"--n_{k} {n} is larger than the {k} split ({SPLIT_SIZES[k]} images); use 1..{SPLIT_SIZES[k]} or leave it out for all")
+        setattr(self, f'n_{k}', n)
+    if self.precision not in PRECISIONS: raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
+    get_device(self.device)
+    check_compile(self.compile)
+    if not str(self.row).strip(): raise UserError("--row must not be empty")
+    return self
 
 # %% ../nbs/04_train.ipynb #51a842a1
 HASHED = tuple(f.name for f in fields(RunConfig) if f.metadata['hashed'])   # the parameters that decide the results
