@@ -4,13 +4,13 @@
 
 # %% ../nbs/09_bench.ipynb #d0e2a59e
 from __future__ import annotations
-import json, math, os, platform, queue, sys, time
+import json, queue, time
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import UserError, cli_errors, command, get_device, seed_everything
+from .core import UserError, command, get_device, seed_everything
 from .models import create_model, check_model
 from .data import synthetic_data, CIFAR_MEAN, CIFAR_STD
 from .hooks import GradFlow, Hooks, weight_params

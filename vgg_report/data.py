@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import UserError, cli_errors, command, data_dir as _data_dir
+from .core import UserError, command, data_dir as _data_dir
 
 # %% auto #0
 __all__ = ['DATASETS', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_ARCHIVE', 'CIFAR_FOLDER', 'CIFAR_URL', 'CIFAR_MD5', 'CIFAR_MEMBER_MD5',

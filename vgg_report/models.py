@@ -8,7 +8,6 @@ import importlib, sys
 from collections import OrderedDict
 from functools import partial
 from pathlib import Path
-import torch
 from torch import nn
 from .core import UserError
 

@@ -4,14 +4,13 @@
 
 # %% ../nbs/08_report.ipynb #29e5614d
 from __future__ import annotations
-import math, os, re, shutil, subprocess, sys, time
+import math, os, shutil, subprocess
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import matplotlib
 import matplotlib.pyplot as plt
-from .core import UserError, cli_errors, command, project_root, runs_dir as _runs_dir, nbs_dir
+from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir
 from .runner import run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .study import (Row, GRIDS, ROWS, TABLE_GROUPS, PAPER, TOLERANCE, COMPARED, CHANCE, CLAIMS, FIGURE_ROWS, FIGURE_GROUPS,
                               REMEDIES, group_rows, seed_families, check_study)

@@ -5,14 +5,13 @@
 # %% ../nbs/06_runner.ipynb #ca590289
 from __future__ import annotations
 import csv, re, os, signal, sys, time, tempfile
-from dataclasses import dataclass, asdict, fields
+from dataclasses import asdict, fields
 from pathlib import Path
-import torch
-from .core import UserError, cli_errors, command, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
+from .core import UserError, command, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
 from .study import Row, slugify, PAPER_GRID, EXTENDED_GRID, GRIDS, ROWS
-from .train import RunConfig, read_json, write_json, check_number, PRECISIONS
+from .train import RunConfig, read_json, write_json, check_number
 
 # %% auto #0
 __all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'FAILURE', 'NOTEBOOK_PARAMS', 'find_row',

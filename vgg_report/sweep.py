@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_sweep.ipynb #842b8004
 from __future__ import annotations
-import json, math, os, secrets, sys, tempfile, time
+import math, os, secrets, sys, tempfile, time
 from dataclasses import dataclass
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.script import Param
-from .core import UserError, cli_errors, command, runs_dir as _runs_dir, get_device
+from .core import UserError, command, runs_dir as _runs_dir, get_device
 from .data import resolve_dataset
 from .models import create_model, check_model
 from .train import RunConfig, read_json, check_number
-from .study import Row, GRIDS
-from .runner import (PROFILES, select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
-                               prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, FAILURE)
+from .study import Row
+from .runner import (select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
+                               prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB)
 
 # %% auto #0
 __all__ = ['CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost',
@@ -346,7 +346,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     if dry_run: return _print_plan(todo, states)
     try: results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; run the same command again to resume",
+        print("\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; run the same command again to resume",
               file=sys.stderr); sys.exit(130)
     if not _print_outcome(results): sys.exit(1)
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #3e26f33e
 from __future__ import annotations
-import io, json, math, os, platform, signal, subprocess, sys, tempfile, time
+import io, json, math, os, platform, signal, subprocess, sys, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 import hashlib
@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .core import UserError, seed_everything, get_device, project_root, DEVICES, FileLock, die_with_parent, on_stop_signals
+from .core import UserError, seed_everything, get_device, project_root, FileLock, die_with_parent, on_stop_signals
 from .models import create_model, count_params, check_model
 from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset, SYNTHETIC_VERSION
 from .hooks import GradFlow
