@@ -45,6 +45,18 @@ def test_notebooks_clean_and_package_in_sync(tmp_path):
     changed = sorted(str(p) for p in set(before) | set(after) if before.get(p) != after.get(p) and p != Path('vgg_report/models.py'))
     assert not changed, f'run `nbdev_clean && nbdev_export` and commit: these files would change: {changed}'
 
+def test_the_package_imports_what_it_uses_and_nothing_else():
+    """pyflakes finds no unused import, no undefined name and no shadowed import in the exported modules: fix the notebook's
+    `#| export` import cell (an example's own imports go in its `#| hide` cell), then `nbdev_export`."""
+    import io
+    from pyflakes.api import checkPath
+    from pyflakes.reporter import Reporter
+    out = io.StringIO()
+    for p in sorted((ROOT/'vgg_report').glob('*.py')):
+        if p.name != '_modidx.py': checkPath(str(p), Reporter(out, out))
+    bad = [l for l in out.getvalue().splitlines() if any(k in l for k in ('imported but unused', 'undefined name', 'redefinition of unused'))]
+    assert not bad, '\n'.join(bad)
+
 def test_experiment_parameters_are_those_runconfig_defines(monkeypatch):
     """The experiment notebook's papermill parameters cell (literal, as papermill needs) is exactly what RunConfig's fields and
     NOTEBOOK_PARAMS define: names, types, the notebook's defaults and the help texts. A parameter added to either and not to the
