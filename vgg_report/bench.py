@@ -8,6 +8,7 @@ import json, queue, time
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from .core import UserError, command, get_device, seed_everything
@@ -18,7 +19,7 @@ from .train import train_epoch, evaluate, device_name, compile_model, compile_er
 
 # %% auto #0
 __all__ = ['bench_floor', 'bench_grad_flow', 'bench_ours', 'bench_packed', 'bench_baseline', 'bench_eval_ours', 'bf16_supported',
-           'summary_lines', 'run_bench', 'vgg_bench']
+           'summary_lines', 'bench_table', 'run_bench', 'vgg_bench']
 
 # %% ../nbs/09_bench.ipynb #826abd4f
 def _sync(dev):
@@ -195,6 +196,15 @@ def summary_lines(res: dict) -> list:
             + (f", {res['pack']} runs at a time: {res['projected_paper_grid_packed_s'] / 60:.1f} min" if g('pack') else '')
             + f" (every row costed as {res['model']})")
     return [ratios, proj]
+
+# %% ../nbs/09_bench.ipynb #f7265953
+def bench_table(res: dict) -> pd.DataFrame:
+    "A benchmark's measurements (`run_bench`'s result or its JSON file) as a table: ms per step of `batch_size` images, and images/s."
+    b, g = res['batch_size'], res.get
+    rows = [('floor', b / res['floor_step_s']), ('ours', res['ours_images_per_s']), ('baseline', res['baseline_images_per_s']),
+            ('ours bf16', g('bf16_images_per_s')), (f"ours, --compile {g('compile')}", g('compiled_images_per_s')),
+            (f"{g('pack')} packed, total", g('packed_images_per_s'))]
+    return pd.DataFrame([dict(measurement=n, ms_per_step=round(b / ips * 1000, 1), images_per_s=round(ips)) for n, ips in rows if ips])
 
 # %% ../nbs/09_bench.ipynb #042b6894
 def _checked(device, model, n_images, batch_size, compile, pack, repeat):
