@@ -57,6 +57,15 @@ def test_the_package_imports_what_it_uses_and_nothing_else():
     bad = [l for l in out.getvalue().splitlines() if any(k in l for k in ('imported but unused', 'undefined name', 'redefinition of unused'))]
     assert not bad, '\n'.join(bad)
 
+def test_exported_cells_are_nbdev_sized():
+    """No `#| export` cell of a notebook runs past 45 lines (about 40: one definition, or a tight pair): split a longer one at its
+    definitions, or move methods out with `@patch`, each with its prose and example after it."""
+    import json
+    long = [f"{p.name}: an exported cell of {n} lines starting {src.splitlines()[1][:60]!r}"
+            for p in sorted((ROOT/'nbs').glob('*.ipynb')) for c in json.loads(p.read_text())['cells']
+            if c['cell_type'] == 'code' and (src := ''.join(c['source'])).startswith('#| export') and (n := len(src.splitlines())) > 45]
+    assert not long, '\n'.join(long)
+
 def test_experiment_parameters_are_those_runconfig_defines(monkeypatch):
     """The experiment notebook's papermill parameters cell (literal, as papermill needs) is exactly what RunConfig's fields and
     NOTEBOOK_PARAMS define: names, types, the notebook's defaults and the help texts. A parameter added to either and not to the
