@@ -519,7 +519,8 @@ class CheckpointCB(Callback):
                        'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
             return
         learn.model.load_state_dict(saved['model']); learn.opt.load_state_dict(saved['opt'])
-        learn.g.set_state(saved['gen']); torch.set_rng_state(saved['torch_rng'])
+        part = saved.get('partial')                              # an epoch stopped midway restarts its generator at its start; train_epoch skips the done batches
+        learn.g.set_state(part['gen'] if part else saved['gen']); torch.set_rng_state(saved['torch_rng'])
         learn.load_state(saved)
         _write_tables(out, learn.state())                       # the tables follow the checkpoint resumed from
         if learn.progress.mode != 'none':
@@ -534,9 +535,7 @@ class InterruptCB(Callback):
     order = 90
     def before_fit(self, learn):
         self.req = StopRequest().__enter__(); learn.stop = lambda: bool(self.req)
-    def before_epoch(self, learn):
-        if learn.partial: learn.g.set_state(learn.partial['gen'])   # back to the epoch's start; train_epoch goes on to the batch
-        self.gen0 = learn.g.get_state()
+    def before_epoch(self, learn): self.gen0 = learn.g.get_state()   # the epoch's start, for a stop in its middle
     def after_train(self, learn):
         res = learn.result
         if not isinstance(res, dict): return
