@@ -199,10 +199,10 @@ def summary_lines(res: dict) -> list:
 
 # %% ../nbs/09_bench.ipynb #f7265953
 def bench_table(res: dict) -> pd.DataFrame:
-    "A benchmark's measurements (`run_bench`'s result or its JSON file) as a table: ms per step of `batch_size` images, and images/s."
+    "A benchmark's measurements (`run_bench`'s result or its JSON file) as a table: ms per step of `batch_size` images, and images/s, each named as `vgg_bench` prints it."
     b, g = res['batch_size'], res.get
     rows = [('floor', b / res['floor_step_s']), ('ours', res['ours_images_per_s']), ('baseline', res['baseline_images_per_s']),
-            ('ours bf16', g('bf16_images_per_s')), (f"ours, --compile {g('compile')}", g('compiled_images_per_s')),
+            ('ours bf16', g('bf16_images_per_s')), (f"ours {g('compile')}", g('compiled_images_per_s')),
             (f"{g('pack')} packed, total", g('packed_images_per_s'))]
     return pd.DataFrame([dict(measurement=n, ms_per_step=round(b / ips * 1000, 1), images_per_s=round(ips)) for n, ips in rows if ips])
 

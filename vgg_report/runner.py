@@ -321,6 +321,8 @@ def _list(models: bool, rows: bool):
             for r in rs: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')
         for p, s in PROFILES.items(): print(f'profile {p}: {s}')
 
+def _acc(v) -> str: return 'n/a' if v is None else f'{v:.4f}'    # an accuracy in a line (vgg_run's and vgg_sweep's)
+
 def _run_locked(cfg, out, data_dir, force: bool):
     "Run `cfg` in `out` under the folder's lock, unless it is finished: one line before, one after; exit 1 when it fails, 130 when stopped."
     with run_lock(out):
@@ -335,5 +337,4 @@ def _run_locked(cfg, out, data_dir, force: bool):
         except KeyboardInterrupt as e:
             why = e.args[0] if e.args else f'{out} keeps its last checkpoint; run the same command again to resume'
             print(f"\ninterrupted: {why}", file=sys.stderr); sys.exit(130)
-    acc = lambda v: 'n/a' if v is None else f'{v:.4f}'
-    print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {acc(m['val_acc'])}, test acc {acc(m['test_acc'])} -> {out/'metrics.json'}")
+    print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, test acc {_acc(m['test_acc'])} -> {out/'metrics.json'}")

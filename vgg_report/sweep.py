@@ -18,7 +18,7 @@ from .models import create_model, check_model
 from .train import RunConfig, read_json, check_number
 from .study import Row
 from .runner import (select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
-                               prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB)
+                               prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, _acc)
 
 # %% auto #0
 __all__ = ['CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost',
@@ -148,7 +148,6 @@ class SweepProgress:
         print(f"[sweep {finished}/{self.total}: {n['complete'] + n['diverged'] + n['skipped']} done, {running} running, {n['failed']} failed"
               f"{'' if math.isnan(eta) or running == 0 else ', ETA ' + fmt_secs(eta)}] {res['row']}: {what}", flush=True)
 
-def _acc(v): return 'n/a' if v is None else f'{v:.4f}'
 def _took(res): return 'finished on the lost node' if res.get('finished_on_lost_node') else fmt_secs(res.get('seconds', 0)) + (', resumed' if res.get('resumed') else '')
 
 # %% ../nbs/07_sweep.ipynb #520bbfa4
