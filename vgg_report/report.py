@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir
 from .runner import run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .study import (Row, GRIDS, ROWS, TABLE_GROUPS, PAPER, TOLERANCE, COMPARED, CHANCE, CLAIMS, FIGURE_ROWS, FIGURE_GROUPS,
-                              REMEDIES, group_rows, seed_families, check_study)
+                              REMEDIES, LEVEL, group_rows, seed_families, check_study, compare_settings,
+                              comparison_text)
 from .sweep import plan
 from .train import read_json
 from .models import create_model, count_params
@@ -22,7 +23,7 @@ from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 # %% auto #0
 __all__ = ['FIGURES', 'TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss',
            'fmt_epoch', 'header', 'booktabs', 'mean_std', 'group_table', 'seed_family', 'extended_table',
-           'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'study_scope', 'numbers_tex',
+           'comparability', 'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'study_scope', 'numbers_tex',
            'provenance_table', 'report_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap',
            'remedies_table', 'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
 
@@ -152,10 +153,16 @@ def extended_table(recs: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 # %% ../nbs/08_report.ipynb #7887c75b
-def paper_vs_ours(recs: dict, comparable: bool = True) -> pd.DataFrame:
-    """Seed report vs this run set for each compared metric of the rows it has: paper, ours, difference, verdict. With
-    `comparable=False` (synthetic data) no number is within or outside: each is `not comparable`, with no difference."""
-    out = []
+def comparability(profile: str, dataset: str) -> str:
+    "Why a run set's numbers cannot be set against the seed report's; '' when they can (the full profile on CIFAR-100)."
+    if dataset != 'cifar100': return 'synthetic data' if dataset == 'synthetic' else f'the {dataset} data'
+    if profile != 'full': return f'the {profile} profile (the seed report trained 100 epochs on all of CIFAR-100)'
+    return ''
+
+def paper_vs_ours(recs: dict, profile: str = 'full', dataset: str = 'cifar100') -> pd.DataFrame:
+    """Seed report vs this run set for each compared metric of the rows it has: paper, ours, difference, verdict. Outside the
+    full profile on CIFAR-100 (`comparability`) no number is within or outside: each is `not comparable`, with no difference."""
+    comparable, out = not comparability(profile, dataset), []
     for name, nums in PAPER.items():
         if name not in recs: continue
         for k in COMPARED:
@@ -183,7 +190,7 @@ def _val(recs, name, key='val_acc'):
     return r.metrics.get(key) if r is not None and r.finished and r.metrics['status'] == 'complete' else None
 
 def first_layer_grads(recs: dict, name: str):
-    "Mean |grad| of the first convolution in the first epoch (epoch mean) of the row `name`, or None."
+    "Mean |grad| of the first convolution in the first epoch (epoch mean) of the row `name`; 0.0 is a vanished gradient, None none."
     return _first_layer_grad(recs.get(name))
 
 def _first_layer_grad(r):
@@ -192,6 +199,8 @@ def _first_layer_grad(r):
     v = g[(g.epoch == g.epoch.min()) & (g.layer == 'input_conv_conv_0')].epoch_mean
     return float(v.iloc[0]) if len(v) else None
 
+def _diverged(r) -> bool: return r.finished and r.metrics['status'] == 'diverged'
+
 class _Results:
     "What a claim's test and evidence read of a run set (see `study.Claim`)."
     def __init__(self, recs: dict): self.recs = recs
@@ -199,21 +208,28 @@ class _Results:
     def grad(self, name): return first_layer_grads(self.recs, name)
     def group(self, group): return _group(self.recs, group)
     def row(self, name): return self.recs[name].row
+    def runs(self, name, key='val_acc') -> list:
+        "`key` of every finished run of `name`'s seed family, None for a diverged one."
+        fam = self.recs[name].row.family
+        return [None if _diverged(r) else r.metrics.get(key) for r in self.recs.values() if r.row.family == fam and r.finished]
     def spread(self):
         "The sample std of the seed group's best validation accuracies (BN-Baseline over its seeds); None below two runs."
         acc = [self(n) for n in self.group('seed') if self(n) is not None]
         return float(np.std(acc, ddof=1)) if len(acc) > 1 else None
 
+# %% ../nbs/08_report.ipynb #052900b7
 def claims(recs: dict) -> list:
-    "The seed report's claims, each `{key, claim, verdict, evidence}`."
+    "The seed report's claims, each `{key, claim, rule, verdict, evidence}`; `rule` states the run set's threshold where it has one."
     v, out = _Results(recs), []
     for c in CLAIMS:
         need = [*c.rows, *(n for g in c.groups for n in v.group(g))]
-        div = [n for n in need if recs[n].finished and recs[n].metrics['status'] == 'diverged']
+        div = [n for n in c.rows if _diverged(recs[n])]          # a diverged row of a group is a setting that lost
+        judged = not div and all(recs[n].finished for n in need)
         if div: verdict, evidence = 'missing', f"{', '.join(div)} diverged (its loss became non-finite)"
-        elif any(v(n) is None for n in need): verdict, evidence = 'missing', 'a row it needs has not finished'
+        elif not judged: verdict, evidence = 'missing', 'a row it needs has not finished'
         else: verdict, evidence = {True: 'held', False: 'did not hold', None: 'not distinguishable'}[c.test(v)], c.evidence(v)
-        out.append(dict(key=c.key, claim=c.text, rule=c.rule, verdict=verdict, evidence=evidence))
+        rule = c.rule(v if judged else None) if callable(c.rule) else c.rule
+        out.append(dict(key=c.key, claim=c.text, rule=rule, verdict=verdict, evidence=evidence))
     return out
 
 # %% ../nbs/08_report.ipynb #d30691c1
@@ -225,8 +241,8 @@ def study_scope(profile: str, dataset: str) -> str:
     if dataset != 'cifar100':
         return ('On synthetic data the study can show its phenomena (whether plain VGG\_38 learns, whether its early gradients vanish, '
                 'whether batch normalization makes it train), not CIFAR-100 accuracies: no number here is comparable with the seed '
-                "report's, and settings closer than the seed spread are not told apart.")
-    if profile == 'full': return "This is the seed report's setting: its numbers are comparable with the seed report's, within the seed spread."
+                "report's, and settings closer than the seeds can tell apart are called not distinguishable.")
+    if profile == 'full': return "This is the seed report's setting: its numbers are comparable with the seed report's."
     return ('On a subset of CIFAR-100 for a few epochs the study shows its phenomena and the direction of the differences, '
             "with accuracies far below the seed report's.")
 
@@ -253,23 +269,36 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
     s += _macro('NumRows', len(recs)) + _macro('NumFinished', len(fin))
     s += _macro('NumMissing', len(recs) - len(fin)) + _macro('NumDiverged', sum(r.metrics['status'] == 'diverged' for r in fin))
     s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}") + _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
-    vc = pv.verdict.value_counts()
+    vc, why = pv.verdict.value_counts(), comparability(profile, dataset)
     s += _macro('NumWithin', int(vc.get('within', 0))) + _macro('NumOutside', int(vc.get('outside', 0))) + _macro('NumCompared', len(pv))
     s += _macro('StudyScope', study_scope(profile, dataset))
-    s += _macro('PaperComparison', f"on {'synthetic data' if synthetic else dataset} none of the {len(pv)} comparisons is meaningful: none is called within "
-                                   f"or outside, each is \\emph{{not comparable}} (or missing, or diverged)" if vc.get('not comparable') else
+    s += _macro('PaperComparison', f"on {tex_escape(why)} none of the {len(pv)} comparisons is meaningful: none is called within "
+                                   f"or outside, each is \\emph{{not comparable}} (or missing, or diverged)" if why else
                                    f"{int(vc.get('within', 0))} of {len(pv)} comparisons fall within it and {int(vc.get('outside', 0))} outside "
                                    f"(the rest are missing or diverged)")
     spread = _Results(recs).spread()
-    s += _macro('SeedSpread', f'{100 * spread:.2f}' if spread is not None else '--')
+    s += _macro('SeedSpread', f'{100 * spread:.2f}' if spread is not None else '--') + _macro('VerdictLevel', f'{100 * LEVEL:.0f}')
     for c in cl:
         s += _macro(f'Claim{c["key"]}Prose', f"could not be judged ({tex_escape(c['evidence'])})" if c['verdict'] == 'missing' else c['verdict'])
         s += _macro(f'Claim{c["key"]}Verdict', c['verdict']) + _macro(f'Claim{c["key"]}Evidence', tex_escape(c['evidence']).replace('±', '$\\pm$'))
+    return s + _grad_macros(recs)
+
+# %% ../nbs/08_report.ipynb #9bb09299
+def _grad_gap(g08, g38) -> str:
+    "How far plain VGG_38's first-layer gradient sits below VGG_08's, in words."
+    if g08 is None or g38 is None: return 'not recorded'
+    if g38 == 0: return f"exactly 0: no gradient reached it at all (VGG\\_08's: {g08:.1e})"
+    if g08 == 0: return "above the shallow network's, which was exactly 0"
+    d = math.log10(g08 / g38)
+    return f"{abs(d):.1f} orders of magnitude {'below' if d >= 0 else 'above'} the shallow network's"
+
+def _grad_macros(recs: dict) -> str:
+    "The first-layer gradients the prose quotes; 0.0 is a gradient that vanished entirely, not a missing one."
     g08, g38, gbn = (first_layer_grads(recs, n) for n in ('VGG_08', 'VGG_38', 'BN-Baseline'))
-    s += _macro('GradFirstVGGEight', f'{g08:.1e}' if g08 else '--') + _macro('GradFirstVGGThirtyEight', f'{g38:.1e}' if g38 else '--')
-    s += _macro('GradFirstBN', f'{gbn:.1e}' if gbn else '--')
-    s += _macro('GradDecades', f'{math.log10(g08 / g38):.1f}' if g08 and g38 else '--')
-    return s
+    fmt = lambda g: '--' if g is None else f'{g:.1e}'
+    s = _macro('GradFirstVGGEight', fmt(g08)) + _macro('GradFirstVGGThirtyEight', fmt(g38)) + _macro('GradFirstBN', fmt(gbn))
+    decades = '$\\infty$' if g08 and g38 == 0 else f'{math.log10(g08 / g38):.1f}' if g08 and g38 else '--'
+    return s + _macro('GradDecades', decades) + _macro('GradGap', _grad_gap(g08, g38))
 
 # %% ../nbs/08_report.ipynb #b985621e
 def _run_macros(recs: dict) -> str:
@@ -375,8 +404,8 @@ FIGURES = {  # file name: the figure of a run set (rows from study.FIGURE_ROWS a
 
 # %% ../nbs/08_report.ipynb #r3m3d1e6
 def _first_grad(rs):
-    "The first layer's epoch-1 mean |grad|, averaged over the runs that have one; None when none has."
-    g = [v for v in map(_first_layer_grad, rs) if v]
+    "The first layer's epoch-1 mean |grad|, averaged over the runs that have one (0.0 counts); None when none has."
+    g = [v for v in map(_first_layer_grad, rs) if v is not None]
     return float(np.mean(g)) if g else None
 
 def remedies_table(recs: dict) -> pd.DataFrame:
@@ -387,23 +416,53 @@ def remedies_table(recs: dict) -> pd.DataFrame:
         if not rs: continue                                          # not swept: named once, in the verdict
         out.append({'remedy': label, 'model': rs[0].row.model, 'params': f'{count_params(create_model(rs[0].row.model)):,}',
                     'seeds': f'{len(fin)}/{len(rs)}', 'val acc': mean_std([r.metrics['val_acc'] for r in fin], True),
-                    'test acc': mean_std([r.metrics['test_acc'] for r in fin], True), 'first-layer |grad|': f'{g:.1e}' if g else '--'})
+                    'test acc': mean_std([r.metrics['test_acc'] for r in fin], True),
+                    'first-layer |grad|': '--' if g is None else f'{g:.1e}'})
     return pd.DataFrame(out)
 
+def _gradient_words(grads: dict) -> str:
+    "What each remedy does to the first layer's epoch-1 gradient against plain VGG_38's: raised or lowered, in orders of magnitude."
+    g0, known = grads['plain'], {l: g for l, g in grads.items() if l != 'plain' and g is not None}
+    if g0 is None or not known: return ''
+    if g0 == 0: return ("; plain VGG_38's first-layer gradient in epoch 1 is exactly 0, against "
+                        + ', '.join(f"{g:.1e} ({l})" for l, g in known.items()))
+    change = {l: math.log10(g / g0) for l, g in known.items() if g > 0}
+    zero = [l for l, g in known.items() if g == 0]
+    s = ''
+    if change and min(change.values()) >= 0:
+        lo, hi = min(change, key=change.get), max(change, key=change.get)
+        s = (f"; every remedy run raises the first layer's epoch-1 gradient above plain VGG_38's, by {change[lo]:.1f} ({lo}) "
+             f"to {change[hi]:.1f} ({hi}) orders of magnitude")
+    elif change:
+        s = "; against plain VGG_38's first-layer gradient in epoch 1, " + ', '.join(
+            f"{l} {'raises' if d >= 0 else 'lowers'} it by {abs(d):.1f} orders of magnitude" for l, d in change.items())
+    return s + (f"; {', '.join(zero)} take{'s' if len(zero) == 1 else ''} it to exactly 0" if zero else '')
+
+# %% ../nbs/08_report.ipynb #2554778b
 def remedies_verdict(recs: dict) -> str:
-    "One sentence, from the runs, on what the remedies do to the first layer's gradient and to validation accuracy."
-    fins = {label: _complete(seed_family(recs, fam)) for label, fam in REMEDIES.items()}
-    missing = [label for label, fin in fins.items() if not fin]
-    if 'plain' in missing or len(missing) > len(REMEDIES) - 3:          # plain VGG_38 and at least two remedies
-        return f"could not be judged: the run set has no finished run of {', '.join(missing)}"
-    acc = {label: float(np.mean([r.metrics['val_acc'] for r in fin])) for label, fin in fins.items() if fin}
-    best = max((l for l in acc if l != 'plain'), key=acc.get)
-    s = (f"{best} reaches the highest mean validation accuracy, {fmt_acc(acc[best])}% (plain VGG_38: {fmt_acc(acc['plain'])}%)")
-    grads = {l: _first_grad(fin) for l, fin in fins.items()}
-    g0 = grads['plain']
-    lift = {l: math.log10(g / g0) for l, g in grads.items() if l != 'plain' and g and g0}
-    if lift: s += (f"; every remedy run lifts the first layer's epoch-1 gradient above plain VGG_38's by {min(lift.values()):.1f} "
-                   f"({min(lift, key=lift.get)}) to {max(lift.values()):.1f} ({max(lift, key=lift.get)}) orders of magnitude")
+    "One sentence, from the runs: which remedy is best by `study.compare_settings` (or which cannot be told apart), and the gradients."
+    fams = {label: seed_family(recs, fam) for label, fam in REMEDIES.items()}
+    runs = {l: [None if _diverged(r) else 100 * r.metrics['val_acc'] for r in rs if r.finished] for l, rs in fams.items()}
+    not_run = [l for l in REMEDIES if not runs[l]]
+    judged = [l for l in REMEDIES if l != 'plain' and runs[l]]        # a remedy whose every run diverged lost: it is judged
+    if 'plain' in not_run or len(judged) < 2:
+        return f"could not be judged: the run set has no finished run of {', '.join(not_run)}"
+    cmp = {l: compare_settings(runs[l], {o: runs[o] for o in judged if o != l}) for l in judged}
+    top = max((l for l in judged if cmp[l].base), key=lambda l: cmp[l].mean(), default=None)
+    if top is None: s = f"every run of {', '.join(judged)} diverged"
+    elif cmp[top].verdict == 'held': s = f"{top} is the best remedy: {comparison_text(cmp[top], top)}"
+    else:
+        tied = [o for o in judged if o != top and o not in cmp[top].behind]
+        s = (f"no remedy is told apart as the best: {top} is not ahead of {', '.join(tied)} by more than the test allows "
+             f"({comparison_text(cmp[top], top)})")
+    plain = [x for x in runs['plain'] if x is not None]
+    plain = float(np.mean(plain)) if plain else None
+    below = [l for l in judged if cmp[l].base and plain is not None and cmp[l].mean() < plain]
+    if below: s += f"; below plain VGG_38's {plain:.2f}%: {', '.join(f'{l} ({cmp[l].mean():.2f}%)' for l in below)}"
+    unfinished = [l for l in not_run if fams[l]]
+    if unfinished: s += f"; not finished: {', '.join(unfinished)}"
+    s += _gradient_words({l: _first_grad(_complete(rs)) for l, rs in fams.items()})
+    missing = [l for l in not_run if not fams[l]]
     return s + (f"; not in this run set: {', '.join(missing)}" if missing else '')
 
 # %% ../nbs/08_report.ipynb #62d298c1
@@ -447,7 +506,7 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
                                                                            midrules=(len(df) - 1,) if group == 'seed' else ()))
     ext = extended_table(recs)
     written.append(rep/'tables'/'tab_extended.tex'); written[-1].write_text(booktabs(ext, source='report notebook', run_set=run_set))
-    pv = paper_vs_ours(recs, comparable=dataset == 'cifar100')
+    pv = paper_vs_ours(recs, profile, dataset)
     written.append(rep/'tables'/'tab_paper_vs_ours.tex'); written[-1].write_text(booktabs(paper_table(pv), 'llrrrl', 'report notebook', run_set))
     cl = claims(recs)
     cdf = pd.DataFrame([{'claim of the seed report': c['claim'], 'test': c['rule'], 'verdict': c['verdict']} for c in cl])

@@ -7,11 +7,13 @@ from __future__ import annotations
 import math, re
 from dataclasses import dataclass
 from typing import Callable
+import numpy as np
 from .core import UserError
 
 # %% auto #0
-__all__ = ['TABLE_GROUPS', 'PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'PAPER', 'TOLERANCE', 'COMPARED', 'CHANCE', 'CLAIMS',
-           'FIGURE_ROWS', 'FIGURE_GROUPS', 'REMEDIES', 'Row', 'slugify', 'group_rows', 'seed_families', 'Claim',
+__all__ = ['TABLE_GROUPS', 'PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'PAPER', 'TOLERANCE', 'COMPARED', 'CHANCE', 'LEVEL',
+           'CLAIMS', 'FIGURE_ROWS', 'FIGURE_GROUPS', 'REMEDIES', 'Row', 'slugify', 'group_rows', 'seed_families',
+           'pooled_spread', 'Comparison', 'compare_settings', 'best_setting', 'detectable', 'Claim', 'comparison_text',
            'check_study']
 
 # %% ../nbs/05a_study.ipynb #722abe8d
@@ -91,28 +93,165 @@ TOLERANCE = dict(acc=3.0, loss=0.15)
 COMPARED = ('val_acc', 'test_acc', 'train_loss')
 CHANCE = 0.01
 
+# %% ../nbs/05a_study.ipynb #0267578d
+LEVEL = 0.05   # the rate of wrong verdicts a "which setting is best" test allows in each direction
+
+def _finished(values) -> list:
+    "The results of the finished runs among `values`: None marks a diverged run."
+    return [float(x) for x in values if x is not None]
+
+def pooled_spread(samples) -> tuple:
+    "The standard deviation of one run pooled over the samples with more than one value, and its degrees of freedom."
+    many = [np.asarray(s, dtype=float) for s in samples if len(s) > 1]
+    df = sum(len(s) - 1 for s in many)
+    if df == 0: return None, 0
+    return float(np.sqrt(sum(np.var(s, ddof=1) * (len(s) - 1) for s in many) / df)), df
+
+# %% ../nbs/05a_study.ipynb #d783d243
+@dataclass(frozen=True)
+class Comparison:
+    "A reference setting against competing ones: the verdict and every number it rests on."
+    verdict: str       # 'held', 'did not hold' or 'not distinguishable'
+    base: list         # the reference's finished results
+    others: dict       # each competitor's finished results ([] when every run diverged)
+    spread: float      # the pooled standard deviation of one run (None: no setting has two finished runs)
+    df: int            # its degrees of freedom
+    level: float       # the rate of wrong verdicts allowed in each direction
+    thresholds: dict   # per tested competitor: the difference of means that counts
+    ahead: tuple       # competitors that lead the reference by more than their threshold
+    behind: tuple      # competitors it leads by more than theirs, or whose every run diverged
+
+    def mean(self, name=None):
+        "The reference's mean, or competitor `name`'s; None without a finished run."
+        v = self.base if name is None else self.others[name]
+        return float(np.mean(v)) if v else None
+
+    def lead(self, name) -> float:
+        "The reference's mean minus competitor `name`'s."
+        return self.mean() - self.mean(name)
+
+# %% ../nbs/05a_study.ipynb #a0523606
+def _one_sided(lead, se, df, level):
+    "Which leads are significantly positive and which significantly negative, Bonferroni over all of them."
+    from scipy import stats
+    from statsmodels.stats.multitest import multipletests
+    if not np.all(se > 0): return lead > 0, lead < 0     # seeds that agree to the last digit: every difference is real
+    t = lead / se
+    pos = multipletests(stats.t.sf(t, df), alpha=level, method='bonferroni')[0]
+    neg = multipletests(stats.t.sf(-t, df), alpha=level, method='bonferroni')[0]
+    return pos, neg
+
+def compare_settings(base, others: dict, level: float = LEVEL) -> Comparison:
+    "Test a reference's results (one per seed) against each competitor's (None: a diverged run), as described above."
+    from scipy import stats
+    b, fin = _finished(base), {n: _finished(v) for n, v in others.items()}
+    s, df = pooled_spread([b, *fin.values()])
+    ahead = [n for n, v in fin.items() if v and not b]      # the reference diverged: every finished setting leads it
+    behind = [n for n, v in fin.items() if b and not v]     # every run diverged: behind a finished reference
+    tested = [n for n, v in fin.items() if v and b and s is not None]
+    thresholds = {}
+    if tested:
+        se = np.array([s * math.sqrt(1 / len(b) + 1 / len(fin[n])) for n in tested])
+        lead = np.array([np.mean(b) - np.mean(fin[n]) for n in tested])
+        pos, neg = _one_sided(lead, se, df, level)
+        crit = stats.t.ppf(1 - level / len(tested), df) if s > 0 else 0.0
+        thresholds = {n: float(crit * e) for n, e in zip(tested, se)}
+        behind += [n for n, p in zip(tested, pos) if p]
+        ahead += [n for n, p in zip(tested, neg) if p]
+    held = bool(b) and bool(others) and len(behind) == len(others)
+    verdict = 'did not hold' if ahead else 'held' if held else 'not distinguishable'
+    return Comparison(verdict, b, fin, s, df, level, thresholds, tuple(ahead), tuple(behind))
+
+def best_setting(base, others: dict, level: float = LEVEL) -> str:
+    "'held' when `base` leads every setting of `others` at `level`, 'did not hold' when one leads it, else 'not distinguishable'."
+    return compare_settings(base, others, level).verdict
+
+# %% ../nbs/05a_study.ipynb #fc670da6
+def detectable(c: Comparison, n_other: int = 1, power: float = 0.8):
+    "The smallest true lead `c`'s test finds with probability `power` against a competitor of `n_other` runs; None without a spread."
+    from scipy import stats, optimize
+    if c.spread is None or not c.base or not c.thresholds: return None
+    if c.spread == 0: return 0.0                              # seeds that agree exactly: any lead is found
+    crit = stats.t.ppf(1 - c.level / len(c.thresholds), c.df)
+    nc = optimize.brentq(lambda nc: stats.nct.sf(crit, c.df, nc) - power, 0, 1e4)
+    return float(nc * c.spread * math.sqrt(1 / len(c.base) + 1 / n_other))
+
 # %% ../nbs/05a_study.ipynb #20d8ecda
 @dataclass(frozen=True)
 class Claim:
     "A claim of the seed report: its key, its text, the rows and table groups it needs, its test, its evidence and its test in words."
-    key: str; text: str; rows: tuple; test: Callable; evidence: Callable; groups: tuple = (); rule: str = ''
+    key: str
+    text: str
+    rows: tuple
+    test: Callable
+    evidence: Callable
+    groups: tuple = ()
+    rule: str | Callable = ''   # the test in words, or a function of the results that also states the run set's threshold
 
-def _margin(v, group, base='BN-Baseline'):
-    "`base`'s validation accuracy minus that of the best other row of `group`, and that row."
-    other = max((n for n in v.group(group) if n != base), key=lambda n: v(n))
-    return v(base) - v(other), other
+def _compare(v, group, base='BN-Baseline'):
+    "BN-Baseline's seed family against every other setting of a table group, each with all its seeds."
+    fam = v.row(base).family
+    return compare_settings(v.runs(base), {n: v.runs(n) for n in v.group(group) if v.row(n).family != fam})
 
 def _best(v, group):
-    "True when BN-Baseline beats every other row of `group` by more than the seed spread, False when one beats it so, else None."
-    m, s = _margin(v, group)[0], v.spread()
-    return True if m > s else False if m < -s else None
+    "True when BN-Baseline leads every other setting of `group` at the stated level, False when one leads it, else None."
+    return {'held': True, 'did not hold': False, 'not distinguishable': None}[_compare(v, group).verdict]
 
+# %% ../nbs/05a_study.ipynb #c7ac6efb
+def _runs(n: int) -> str: return f"{n} run{'s' if n != 1 else ''}"
+
+def _test_words(c: Comparison) -> str:
+    "The test `c` ran, in words."
+    return (f"a one-sided t-test on a pooled seed spread of {c.spread:.2f} points with {c.df} degrees of freedom, "
+            f"Bonferroni over {len(c.thresholds)} setting{'s' if len(c.thresholds) != 1 else ''}, level {c.level:.0%}")
+
+def comparison_text(c: Comparison, name: str, label=str) -> str:
+    "The evidence of `c` in words (results in %): the means, the best competitor, the threshold, the level, what seeds could tell."
+    if not c.base: return f"every run of {name} diverged" + (f"; {', '.join(map(label, c.ahead))} finished" if c.ahead else '')
+    s = f"{name} reaches {c.mean():.2f}% (mean of {_runs(len(c.base))})"
+    done = [n for n in c.others if c.others[n]]
+    if done:
+        o = max(done, key=c.mean)
+        s += f" and the best other, {label(o)}, {c.mean(o):.2f}% ({_runs(len(c.others[o]))})"
+        if o in c.thresholds: s += f": a lead of {c.lead(o):+.2f} points against a threshold of {c.thresholds[o]:.2f} points ({_test_words(c)})"
+    div = [n for n in c.others if not c.others[n]]
+    if div: s += f"; {', '.join(map(label, div))} diverged, which loses to any finished run"
+    if done and c.spread is None: s += '; no setting has two finished runs, so no spread is known and no difference is tested'
+    elif c.verdict == 'not distinguishable' and done:
+        s += f"; these seeds tell apart a true difference of {detectable(c):.2f} points four times out of five"
+    return s
+
+# %% ../nbs/05a_study.ipynb #2d1386b5
 def _best_evidence(v, group, param):
-    m, o = _margin(v, group)
-    return (f"BN-Baseline reaches {100 * v('BN-Baseline'):.2f}% and the best other, {o} ({param(v.row(o))}), {100 * v(o):.2f}%: "
-            f"a margin of {100 * m:+.2f} points against a seed spread of {100 * v.spread():.2f} points")
+    c = _compare(v, group)
+    return comparison_text(_percent(c), 'BN-Baseline', lambda n: f'{n} ({param(v.row(n))})')
+
+def _percent(c: Comparison) -> Comparison:
+    "`c` with every result in percent (the thresholds and spread with them)."
+    pct = lambda xs: [100 * x for x in xs]
+    return Comparison(c.verdict, pct(c.base), {n: pct(v) for n, v in c.others.items()}, None if c.spread is None else 100 * c.spread,
+                      c.df, c.level, {n: 100 * t for n, t in c.thresholds.items()}, c.ahead, c.behind)
+
+def _best_rule(what, group):
+    "The test of a best-setting claim in words, with the run set's threshold when `v` is given."
+    def rule(v=None):
+        s = (f"BN-Baseline's mean over its seeds leads every other {what} by more than the threshold of a one-sided t-test "
+             f"at level {LEVEL:.0%}, Bonferroni over the settings")
+        c = None if v is None else _percent(_compare(v, group))
+        if c is None or not c.thresholds: return s
+        lo, hi = min(c.thresholds.values()), max(c.thresholds.values())
+        return s + f": here {lo:.2f} points" + (f" to {hi:.2f}" if hi - lo >= 0.005 else '') + f" ({c.df} degrees of freedom)"
+    return rule
 
 # %% ../nbs/05a_study.ipynb #3346a994
+def _vanish_evidence(v):
+    g08, g38 = v.grad('VGG_08'), v.grad('VGG_38')
+    if g08 is None or g38 is None: return 'no gradient recorded'
+    if g38 == 0: return f"first-layer mean |grad| exactly 0 in VGG_38 (no gradient reached it) against {g08:.1e} in VGG_08"
+    if g08 == 0: return f"first-layer mean |grad| {g38:.1e} in VGG_38 against exactly 0 in VGG_08"
+    return (f"first-layer mean |grad| {g38:.1e} in VGG_38 against {g08:.1e} in VGG_08, "
+            f"{math.log10(g08 / g38):.1f} orders of magnitude smaller")
+
 CLAIMS = [
     Claim('PlainDoesNotLearn', 'plain VGG_38 does not learn', ('VGG_38',),
           lambda v: v('VGG_38') <= 2 * CHANCE and v('VGG_38', 'train_loss') >= math.log(100) - 0.05,
@@ -120,20 +259,19 @@ CLAIMS = [
                     f"training loss {v('VGG_38', 'train_loss'):.2f} (ln 100 = 4.61)",
           rule=f'best validation accuracy at most {200 * CHANCE:.0f}% (twice chance) and training loss at least ln 100 - 0.05'),
     Claim('GradientsVanish', "plain VGG_38's early-layer gradients vanish", ('VGG_08', 'VGG_38'),
-          lambda v: v.grad('VGG_38') is not None and bool(v.grad('VGG_08')) and v.grad('VGG_38') < 1e-3 * v.grad('VGG_08'),
-          lambda v: (f"first-layer mean |grad| {v.grad('VGG_38'):.1e} in VGG_38 against {v.grad('VGG_08'):.1e} in VGG_08, "
-                     f"{math.log10(v.grad('VGG_08') / v.grad('VGG_38')):.1f} orders of magnitude smaller") if v.grad('VGG_38') and v.grad('VGG_08') else 'no gradient recorded',
-          rule="first-layer mean |grad| in epoch 1 more than 3 orders of magnitude below VGG_08's"),
+          lambda v: (v.grad('VGG_38') is not None and bool(v.grad('VGG_08'))
+                     and v.grad('VGG_38') < 1e-3 * v.grad('VGG_08')),
+          _vanish_evidence, rule="first-layer mean |grad| in epoch 1 more than 3 orders of magnitude below VGG_08's"),
     Claim('BNTrains', 'batch normalization makes VGG_38 train', ('VGG_38', 'BN-Baseline'),
           lambda v: v('BN-Baseline') >= 2 * CHANCE and v('BN-Baseline') > v('VGG_38') + 0.01,
           lambda v: f"best validation accuracy {100 * v('BN-Baseline'):.2f}% with BN against {100 * v('VGG_38'):.2f}% without",
           rule=f"BN-Baseline's best validation accuracy at least {200 * CHANCE:.0f}% and more than 1 point above VGG_38's"),
     Claim('BestLr', 'the baseline learning rate 1e-3 is the best', (), lambda v: _best(v, 'lr'),
           lambda v: _best_evidence(v, 'lr', lambda r: f'lr {r.lr:g}'), groups=('lr', 'seed'),
-          rule='BN-Baseline beats every other learning rate by more than the seed spread'),
+          rule=_best_rule('learning rate', 'lr')),
     Claim('BestBatch', 'batch size 100 is the best', (), lambda v: _best(v, 'batch'),
           lambda v: _best_evidence(v, 'batch', lambda r: f'batch {r.batch_size}'), groups=('batch', 'seed'),
-          rule='BN-Baseline beats every other batch size by more than the seed spread'),
+          rule=_best_rule('batch size', 'batch')),
 ]
 
 # %% ../nbs/05a_study.ipynb #d0c4aacb
