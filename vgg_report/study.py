@@ -213,7 +213,9 @@ def comparison_text(c: Comparison, name: str, label=str) -> str:
     if done:
         o = max(done, key=c.mean)
         s += f" and the best other, {label(o)}, {c.mean(o):.2f}% ({_runs(len(c.others[o]))})"
-        if o in c.thresholds: s += f": a lead of {c.lead(o):+.2f} points against a threshold of {c.thresholds[o]:.2f} points ({_test_words(c)})"
+        d = c.lead(o)
+        gap = f"a lead of {d:.2f} points" if d >= 0 else f"{-d:.2f} points behind"       # a drop is said as a drop
+        if o in c.thresholds: s += f": {gap}, against a threshold of {c.thresholds[o]:.2f} points ({_test_words(c)})"
     div = [n for n in c.others if not c.others[n]]
     if div: s += f"; {', '.join(map(label, div))} diverged, which loses to any finished run"
     if done and c.spread is None: s += '; no setting has two finished runs, so no spread is known and no difference is tested'
