@@ -7,7 +7,7 @@ from vgg_report import data as D
 from conftest import run_cli, call_cli, one_error_line
 
 def test_split_rule_on_a_smaller_set():
-    "The full-size rule (SPEC §3) is asserted in nbs/02_data.ipynb; the same rule for a smaller file (the tests' tiny CIFAR copies):"
+    "The full-size rule (the study §3) is asserted in nbs/02_data.ipynb; the same rule for a smaller file (the tests' tiny CIFAR copies):"
     tr2, va2 = D.cifar_split(1000, 950)
     np.testing.assert_array_equal(tr2, np.random.RandomState(0).choice(1000, 950, replace=False))
     assert len(set(tr2) | set(va2)) == 1000 and not set(tr2) & set(va2)

@@ -129,7 +129,7 @@ def _read_members(path: Path) -> dict:
     return out
 
 def read_cifar100(path) -> ImageData:
-    "Load CIFAR-100 from `cifar-100-python.tar.gz` or its extracted folder, checked, split as SPEC §3."
+    "Load CIFAR-100 from `cifar-100-python.tar.gz` or its extracted folder, checked, split as the study §3."
     path = Path(path)
     raw = _read_members(path)
     x, y = _parse_batch(raw['train'], path, 'train')

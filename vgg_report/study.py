@@ -277,7 +277,7 @@ CLAIMS = [
 ]
 
 # %% ../nbs/05a_study.ipynb #d0c4aacb
-FIGURE_ROWS = {  # a figure of SPEC §8 that shows named rows: its rows
+FIGURE_ROWS = {  # a figure of the study §8 that shows named rows: its rows
     'fig_1_gradflow_vgg08_vgg38': ('VGG_08', 'VGG_38'), 'fig_2_curves_vgg08_vgg38_bn': ('VGG_08', 'VGG_38', 'BN-Baseline'),
     'fig_3_gradflow_bn': ('BN-Baseline',), 'fig_7_grad_heatmap': ('VGG_08', 'VGG_38', 'BN-Baseline', 'BN+RC'),
 }

@@ -62,8 +62,8 @@ def param(default, help: str, hashed: bool = False, **notebook):
 # %% ../nbs/04_train.ipynb #714ecb49
 @dataclass
 class RunConfig:
-    "Every parameter of one training run (SPEC §4), with the names used in notebooks, grid, files and tables: their one definition."
-    row: str = param('custom', "the row's name in the grid (SPEC §6), or a name of your own")
+    "Every parameter of one training run (the study §4), with the names used in notebooks, grid, files and tables: their one definition."
+    row: str = param('custom', "the row's name in the grid (the study §6), or a name of your own")
     model: str = param('vgg08', 'a registered model (`vgg_run --list_models` lists them)', hashed=True)
     lr: float = param(1e-3, 'initial learning rate of Adam', hashed=True)
     batch_size: int = param(100, 'training batch size', hashed=True)
