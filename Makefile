@@ -59,8 +59,9 @@ report: install
 	$(VENV)/bin/vgg_sweep --profile auto --dataset auto $(SWEEP_ARGS)
 	$(VENV)/bin/vgg_build_report --profile auto --dataset auto $$(printf '%s\n' $(SWEEP_ARGS) | awk 'g {print "--grid", $$0; exit} $$0 == "--grid" {g = 1}')
 
+JUPYTER ?= $(VENV)/bin/jupyter
 lab: install
-	$(VENV)/bin/jupyter lab nbs
+	$(JUPYTER) lab nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root)   # JupyterLab refuses root without it
 
 clean-venv:
 	rm -rf $(VENV)

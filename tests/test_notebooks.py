@@ -29,12 +29,13 @@ def test_close_outputs_are_told_from_stale_ones():
     assert not _close(out('MLP class 93.9%'), out('CNN class 93.9%')) and not _close(out('a 1'), out('a 1') + out('b'))
 
 @pytest.mark.parametrize('nb', NBS)
-def test_notebook_runs(nb):
+def test_notebook_runs(nb, monkeypatch, tmp_path):
     """The notebook's cells, skipping those flagged as nbdev_test skips them, executed in this process as nbdev_test runs them
     (`nbdev_test --path nbs/<nb>` does the same in a new one). A library notebook is committed with its outputs: every cell that
     ran must show what it shows now, so an example that lost its output, or whose output went stale, fails: run `make docs`.
     A cell marked CPU_DEPENDENT (float32 training, whose last digits follow the CPU's kernels) may differ in its numbers by 1.5."""
     from execnb.nbio import read_nb
+    monkeypatch.setenv('VGG_REPORT_RUNS', str(tmp_path))         # the experiment notebook's run goes where vgg_run's would
     fresh, ran = docs.execute(ROOT/'nbs'/nb, SKIP_FLAGS)
     if nb not in LIBRARY: return
     committed = read_nb(ROOT/'nbs'/nb)

@@ -13,9 +13,9 @@ from fastcore.script import anno_parser
 import torch
 
 # %% auto #0
-__all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'ENV_DIE_WITH_PARENT', 'UserError', 'cli_errors', 'one_line_usage',
-           'command', 'project_root', 'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir', 'seed_everything',
-           'get_device', 'FileLock', 'on_stop_signals', 'die_with_parent']
+__all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'LOCAL_FILESYSTEMS', 'ENV_DIE_WITH_PARENT', 'UserError', 'cli_errors',
+           'one_line_usage', 'command', 'project_root', 'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir',
+           'seed_everything', 'get_device', 'FileLock', 'on_stop_signals', 'die_with_parent']
 
 # %% ../nbs/00_core.ipynb #07bdead1
 class UserError(Exception):
@@ -150,12 +150,37 @@ class FileLock:
     def __exit__(self, *_): self.release()
 
 # %% ../nbs/00_core.ipynb #b9ecc462
+LOCAL_FILESYSTEMS = {'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'overlay', 'zfs', 'f2fs', 'ramfs', 'vfat', 'exfat'}
+
+def _filesystem(path: Path) -> str:
+    "The type of the filesystem that holds `path`, from Linux's mount table ('' where there is none)."
+    try: mounts = [l.split() for l in Path('/proc/self/mounts').read_text().splitlines()]
+    except OSError: return ''
+    p, best = str(path.resolve()), ('', '')
+    for m in (m for m in mounts if len(m) > 2):
+        top = m[1].replace('\\040', ' ')
+        if (p == top or p.startswith(top.rstrip('/') + '/')) and len(top) >= len(best[0]): best = (top, m[2])
+    return best[1]
+
+def _listed_in_proc_locks(path: Path) -> bool:
+    "Whether Linux's table of held locks has one on `path`'s file (a waiter's line, marked `->`, is not a holder)."
+    st = path.stat()
+    for f in (l.split() for l in Path('/proc/locks').read_text().splitlines()):
+        if len(f) < 6 or f[1] == '->': continue
+        dev = f[5].split(':')
+        if len(dev) == 3 and (int(dev[0], 16), int(dev[1], 16), int(dev[2])) == (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino):
+            return True
+    return False
+
 @patch
 def locked_elsewhere(self: FileLock) -> bool:
-    "Whether another process holds the lock now (False when the file does not exist)."
+    """Whether another process holds the lock now (False when the file does not exist). On a local filesystem it reads Linux's lock
+    table and never takes the lock, so a check cannot make a sweep's attempt find its row busy, and a read-only folder is fine;
+    on a network filesystem (whose other hosts' locks are not in that table) it tries a shared lock on a read-only handle."""
     if self._f is not None or not self.path.exists(): return False
-    with open(self.path, 'a+') as f:
-        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if _filesystem(self.path) in LOCAL_FILESYSTEMS and Path('/proc/locks').exists(): return _listed_in_proc_locks(self.path)
+    with open(self.path) as f:
+        try: fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError: return True
         fcntl.flock(f, fcntl.LOCK_UN)
     return False

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir
-from .runner import run_state, run_lock, check_kernel, KERNEL, KERNEL_SHUTDOWN
+from .runner import run_state, run_lock, check_kernel, check_can_create, KERNEL, KERNEL_SHUTDOWN
 from .study import (Row, GRIDS, ROWS, TABLE_GROUPS, PAPER, TOLERANCE, COMPARED, CHANCE, CLAIMS, FIGURE_ROWS, FIGURE_GROUPS,
                               REMEDIES, LEVEL, group_rows, seed_families, check_study, compare_settings,
                               comparison_text)
@@ -36,12 +36,13 @@ class RunRecord:
     @property
     def finished(self) -> bool: return self.status in ('complete', 'diverged')
 
-def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper') -> dict:
+def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper', precision: str = 'fp32', threads: int = 1) -> dict:
     """`{row name: RunRecord}` in the run set `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness: the paper grid's
     rows and those of `grid` (paper, extended, all or a CSV grid file), whatever their state, and every other built-in row
     that has a run there. A row outside the grid that was run is not listed as missing."""
-    jobs = plan('all', None, profile, dataset, runs_dir, quiet=True)
-    extra = [] if grid in GRIDS else plan(grid, None, profile, dataset, runs_dir, quiet=True)
+    ident = dict(precision=precision, threads=threads)              # what the runs were trained with: part of their hash
+    jobs = plan('all', None, profile, dataset, runs_dir, quiet=True, **ident)
+    extra = [] if grid in GRIDS else plan(grid, None, profile, dataset, runs_dir, quiet=True, **ident)
     wanted = {r.name for r in GRIDS['paper']} | ({r.name for r in GRIDS[grid]} if grid in GRIDS else {j.name for j in extra})
     jobs += [j for j in extra if j.name not in ROWS]
     check_study([j.row for j in jobs])
@@ -266,6 +267,7 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
         s += _macro('RunEpochs', p['epochs']) + _macro('RunTrainImages', f"{p['sizes']['train']:,}".replace(',', '{,}'))
         s += _macro('RunValImages', f"{p['sizes']['val']:,}".replace(',', '{,}')) + _macro('RunTestImages', f"{p['sizes']['test']:,}".replace(',', '{,}'))
         s += _macro('CodeVersion', tex_escape(p['git_commit'][:12])) + _macro('DeviceName', tex_escape(p['device_name']))
+        s += _macro('RunPrecision', p.get('precision', 'fp32')) + _macro('RunThreads', p.get('threads', 1))
     s += _macro('NumRows', len(recs)) + _macro('NumFinished', len(fin))
     s += _macro('NumMissing', len(recs) - len(fin)) + _macro('NumDiverged', sum(r.metrics['status'] == 'diverged' for r in fin))
     s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}") + _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
@@ -548,22 +550,26 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full
                      runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
                      out: str = None,  # write figures/ and report/ under this folder instead of the project's
                      data_dir: str = None,  # data directory (to resolve --dataset auto)
+                     precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep): fp32 or bf16
+                     threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                     ):
     "Build the report's figures, tables and PDF from one run set."
     import papermill as pm
-    jobs = plan('all', None, profile, dataset, runs_dir, data_dir, quiet=True)
-    prof, ds = jobs[0].cfg.profile, jobs[0].cfg.dataset
+    root = Path(out).resolve() if out else project_root()
+    for d in ('figures', 'report'): check_can_create(root/d, '--out' if out else 'the project folder')   # before any work
+    jobs = plan('all', None, profile, dataset, runs_dir, data_dir, precision=precision, quiet=True, threads=threads)
+    prof, ds, n_threads = jobs[0].cfg.profile, jobs[0].cfg.dataset, jobs[0].cfg.threads
     if grid not in GRIDS: grid = str(Path(grid).resolve())
-    recs = load_run_set(prof, ds, runs_dir, grid)           # the guards (and the grid file's checks), before any work
+    recs = load_run_set(prof, ds, runs_dir, grid, precision, n_threads)   # the guards (and the grid file's checks), before any work
     n_fin = sum(r.finished for r in recs.values())
     if n_fin == 0: raise UserError(f"{jobs[0].out.parent} has no finished run; run `vgg_sweep --profile {prof} --dataset {ds}` first")
     check_kernel()
-    root = Path(out).resolve() if out else project_root()
     (root/'report').mkdir(parents=True, exist_ok=True)
     print(f"report of {prof}-{ds}: {n_fin} of {len(recs)} rows finished; writing to {root/'figures'} and {root/'report'}", flush=True)
     try:
         pm.execute_notebook(str(nbs_dir()/REPORT_NB), str(root/'report'/'report_notebook.ipynb'), kernel_name=KERNEL, cwd=str(nbs_dir()),
-                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root), grid=grid), progress_bar=False,
+                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root), grid=grid,
+                                            precision=precision, threads=n_threads), progress_bar=False,
                             shutdown_kernel=KERNEL_SHUTDOWN)
     except pm.PapermillExecutionError as e:
         raise UserError(f"the report notebook failed ({e.ename}: {' '.join(str(e.evalue).split())}); see {root/'report'/'report_notebook.ipynb'}") from None

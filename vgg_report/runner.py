@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv, re, os, signal, sys, time, tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
-from .core import UserError, command, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
+from .core import UserError, command, ENV_RUNS, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
 from .study import Row, slugify, PAPER_GRID, EXTENDED_GRID, GRIDS, ROWS
@@ -16,8 +16,9 @@ from .train import RunConfig, read_json, write_json, check_number
 # %% auto #0
 __all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'FAILURE', 'NOTEBOOK_PARAMS', 'find_row',
            'read_grid', 'select_rows', 'resolve_profile', 'run_folder', 'run_state', 'set_aside', 'prepare_run_folder',
-           'run_lock', 'check_writable', 'install_kernel', 'check_kernel', 'parameters_cell', 'check_parameters',
-           'check_project', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
+           'run_lock', 'runs_dir_option', 'check_writable', 'check_can_create', 'check_readable', 'install_kernel',
+           'check_kernel', 'parameters_cell', 'check_parameters', 'check_project', 'notebook_run', 'execute_run',
+           'RunFailed', 'build_config', 'vgg_run']
 
 # %% ../nbs/06_runner.ipynb #c4e7e2bd
 def find_row(name: str) -> Row:
@@ -53,6 +54,8 @@ def read_grid(path) -> list:
         if r.slug in slugs: raise UserError(f"{where}: the row {r.name!r} has the same folder name as line {slugs[r.slug]}; rename one")
         if r.name in ROWS and ROWS[r.name] != r:
             raise UserError(f"{where}: {r.name!r} is a row of the built-in grid with another configuration; give your row another name")
+        taken = next((b.name for b in ROWS.values() if b.slug == r.slug and b.name != r.name), None)
+        if taken: raise UserError(f"{where}: the row {r.name!r} would share the folder {r.slug!r} of the built-in row {taken!r}; rename it")
         slugs[r.slug] = n; rows.append(r)
     if not rows: raise UserError(f"--grid {path}: the file has a header but no rows")
     return rows
@@ -137,12 +140,32 @@ def run_lock(out: Path) -> FileLock:
     return FileLock(out.parent/f'.{out.name}.lock')
 
 # %% ../nbs/06_runner.ipynb #113be2be
+def runs_dir_option(given=None) -> str:
+    "How the user named the runs folder: `--runs_dir`, or `$VGG_REPORT_RUNS` when that variable chose it."
+    return '$VGG_REPORT_RUNS' if given in (None, '') and os.environ.get(ENV_RUNS) else '--runs_dir'
+
 def check_writable(path: Path, what: str = '--runs_dir'):
     "Create `path` if needed and check a file can be written there; a one-line UserError otherwise."
+    bad = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+    if bad is not None: raise UserError(f"{what} {path}: {bad} is a file, not a folder; choose a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path): pass
     except OSError as e: raise UserError(f"{what} {path} is not writable ({e.strerror or e}); choose a folder you can write to") from None
+
+def check_can_create(path: Path, what: str):
+    "A one-line UserError, creating nothing, when `path` could not be made and written: a file on its way, or a read-only place."
+    top = next(p for p in [path, *path.parents] if p.exists())
+    if not top.is_dir(): raise UserError(f"{what} {path}: {top} is a file, not a folder; choose a folder")
+    if not os.access(top, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: {top} is not writable (read-only, or not yours); choose a folder you can write to")
+
+def check_readable(path: Path, what: str = '--runs_dir', must_exist: bool = False):
+    "What a command that only reads checks: `path` is not a file and, with `must_exist`, is there; nothing is created."
+    bad = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+    if bad is not None: raise UserError(f"{what} {path}: {bad} is a file, not a folder; choose a folder")
+    if must_exist and not path.is_dir():
+        raise UserError(f"{what} {path} does not exist; check the path (no run has been made there)")
 
 # %% ../nbs/06_runner.ipynb #c75f2dba
 KERNEL = 'vgg_report'
@@ -173,7 +196,7 @@ def check_kernel(name: str = KERNEL):
                         f"`{sys.executable} -c 'from vgg_report.runner import install_kernel; install_kernel()'`")
 
 NOTEBOOK_PARAMS = {  # the experiment notebook's parameters beyond RunConfig's fields: (type, default, help)
-    'out_dir': (str, '', "the run's folder ('': a new temporary folder)"),
+    'out_dir': (str, '', "the run's folder ('': runs/<profile>-<dataset>/<row>, where vgg_run puts it)"),
     'data_dir': (str, '', "the data directory ('': the default)"),
     'progress': (str, 'bar', 'bar, lines (for logs) or none'),
 }
@@ -214,6 +237,18 @@ class _ForwardStop:
         os.kill(pid, signal.SIGINT)
     def __exit__(self, *exc): self._signals.__exit__(*exc)
 
+# %% ../nbs/06_runner.ipynb #987d04e5
+def notebook_run(cfg: RunConfig, out_dir: str = '') -> tuple:
+    "The experiment notebook's run: `cfg` with its named profile's epochs and sizes (as `--profile`), and its checked folder."
+    if cfg.profile in PROFILES:
+        for k, v in PROFILES[cfg.profile].items(): setattr(cfg, k, v)
+    if out_dir: out, what = Path(out_dir).expanduser().resolve(), '-p out_dir'
+    else:
+        slug = ROWS[cfg.row].slug if cfg.row in ROWS else slugify(f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
+        out, what = run_folder(None, cfg.profile, cfg.dataset, slug), runs_dir_option()
+    check_writable(out, what)
+    return cfg.validate(), out
+
 # %% ../nbs/06_runner.ipynb #885aa9ce
 def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
     """Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics. A failure is recorded in `failure.json`
@@ -252,7 +287,7 @@ class RunFailed(Exception):
 # %% ../nbs/06_runner.ipynb #c4cb3825
 def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, profile='auto', epochs=None,
                  n_train=None, n_val=None, n_test=None, dataset='auto', data_dir=None, device='auto',
-                 precision='fp32', name=None, quiet=False, compile='off') -> tuple:
+                 precision='fp32', name=None, quiet=False, compile='off', threads=1) -> tuple:
     "Validate the command line's parameters; return `(RunConfig, folder slug)` with the profile and dataset resolved."
     explicit = dict(model=model, lr=lr, batch_size=batch_size, seed=seed)
     if row is not None:
@@ -275,7 +310,8 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
     if ds == 'cifar100' and find_cifar100(data_dir) is None and not can_download():
         raise UserError(f"--dataset cifar100: CIFAR-100 is not in {_data_dir(data_dir)} and cannot be downloaded; "
                         f"put cifar-100-python.tar.gz there or use --dataset synthetic")
-    cfg = RunConfig(**base, **sizes, dataset=ds, precision=precision, device=device, compile=compile, profile=prof).validate()
+    cfg = RunConfig(**base, **sizes, dataset=ds, precision=precision, device=device, compile=compile, profile=prof,
+                    threads=threads).validate()
     if slug is None: slug = slugify(name or f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
     return cfg, slug
 
@@ -297,6 +333,7 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
             device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
             precision: str = 'fp32',  # fp32 (the study) or bf16
             compile: str = 'off',  # off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile the model
+            threads: str = '1',  # CPU threads the run trains on, whatever the environment says (part of the run's configuration)
             name: str = None,  # folder name for an explicit configuration
             force: bool = False,  # run a finished run again (the old folder is kept aside)
             list_rows: bool = False,  # list the grid's rows and the profiles, then exit
@@ -304,9 +341,10 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
            ):
     "Run one experiment of the study (a grid row or an explicit configuration) through the experiment notebook."
     if list_models or list_rows: return _list(list_models, list_rows)
-    cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset, data_dir, device, precision, name, compile=compile)
+    cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset, data_dir, device,
+                             precision, name, compile=compile, threads=threads)
     root = _runs_dir(runs_dir)
-    check_writable(root)
+    check_writable(root, runs_dir_option(runs_dir))
     check_kernel(); check_project()
     out = run_folder(root, cfg.profile, cfg.dataset, slug)
     _run_locked(cfg, out, data_dir, force)
@@ -335,6 +373,9 @@ def _run_locked(cfg, out, data_dir, force: bool):
         try: m = execute_run(cfg, out, data_dir)
         except RunFailed as e: print(f'error: {e}', file=sys.stderr); sys.exit(1)
         except KeyboardInterrupt as e:
-            why = e.args[0] if e.args else f'{out} keeps its last checkpoint; run the same command again to resume'
-            print(f"\ninterrupted: {why}", file=sys.stderr); sys.exit(130)
+            why = ' '.join(str(e.args[0]).split()) if e.args else ''      # the kernel's message, empty when it had none
+            if 'resume' not in why:
+                why = (why + '; ' if why else '') + f'{out} keeps its last checkpoint; run the same command again to resume'
+            print(f"\ninterrupted: {why}", file=sys.stderr)
+            sys.exit(130)
     print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, test acc {_acc(m['test_acc'])} -> {out/'metrics.json'}")

@@ -15,15 +15,16 @@ from fastcore.script import Param
 from .core import UserError, command, runs_dir as _runs_dir, get_device
 from .data import resolve_dataset
 from .models import create_model, check_model
-from .train import RunConfig, read_json, check_number
+from .train import RunConfig, read_json, check_number, reproducible
 from .study import Row
 from .runner import (select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
-                               prepare_run_folder, execute_run, check_writable, check_kernel, check_project, RunFailed, EXPERIMENT_NB, _acc)
+                               prepare_run_folder, execute_run, check_writable, check_readable, runs_dir_option, check_kernel, check_project, RunFailed, EXPERIMENT_NB, _acc)
 
 # %% auto #0
-__all__ = ['CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost',
-           'calibrate', 'one_thread_each', 'parallel_speedup', 'predicted_seconds', 'fmt_secs', 'run_job',
-           'SweepProgress', 'summary', 'sweep', 'grid_status', 'cpu_cores', 'sweep_width', 'vgg_sweep', 'vgg_status']
+__all__ = ['CPU_PARALLEL_EFFICIENCY', 'GPU_PACKING_SPEEDUP', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan',
+           'model_macs', 'run_cost', 'calibrate', 'one_thread_each', 'packing_speedup', 'parallel_speedup',
+           'predicted_seconds', 'fmt_secs', 'run_job', 'SweepProgress', 'summary', 'sweep', 'grid_status', 'cpu_cores',
+           'sweep_width', 'vgg_sweep', 'vgg_status']
 
 # %% ../nbs/07_sweep.ipynb #dfffb10f
 @dataclass
@@ -34,7 +35,7 @@ class Job:
     def name(self) -> str: return self.row.name
 
 def plan(grid: str = 'paper', only=None, profile: str = 'auto', dataset: str = 'auto', runs_dir=None, data_dir=None,
-         device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off') -> list:
+         device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off', threads=1) -> list:
     "The sweep's jobs, every parameter validated before any work."
     rows = select_rows(grid, only)
     prof = resolve_profile(profile, device, quiet=True)
@@ -42,7 +43,8 @@ def plan(grid: str = 'paper', only=None, profile: str = 'auto', dataset: str = '
     jobs = []
     for r in rows:
         check_model(r.model, f'row {r.name}: model')              # a row whose model is not registered is named in the error
-        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision, compile=compile, quiet=True)
+        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision,
+                                 compile=compile, quiet=True, threads=threads)
         jobs.append(Job(r, cfg, run_folder(runs_dir, prof, ds, slug)))
     return jobs
 
@@ -71,6 +73,9 @@ def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int =
         before = torch.get_num_threads(); torch.set_num_threads(threads)
         try: return calibrate(device, steps, bs)
         finally: torch.set_num_threads(before)
+    with reproducible(dev): return _time_steps(dev, steps, bs)       # the kernels the runs themselves use
+
+def _time_steps(dev, steps, bs) -> float:
     m = create_model('vgg38_bn').to(dev); opt = torch.optim.Adam(m.parameters())
     x, y = torch.randn(bs, 3, 32, 32, device=dev), torch.randint(0, 100, (bs,), device=dev)
     def step():
@@ -89,9 +94,18 @@ def one_thread_each(n_jobs: int, device: str = 'auto') -> bool:
     "Whether a sweep's rows share this CPU, one per core on one thread each (as its Ray workers run them)."
     return n_jobs > 1 and get_device(device).type == 'cpu'
 
-def parallel_speedup(n_jobs: int, device: str = 'auto') -> float:
-    "How many times faster `n_jobs` rows at once go than one: on a CPU less than `n_jobs` (the cores share memory bandwidth)."
-    return n_jobs * CPU_PARALLEL_EFFICIENCY if one_thread_each(n_jobs, device) else float(n_jobs)
+GPU_PACKING_SPEEDUP = 1.26    # four runs packed on one H100 finished 1.26x as fast as one after another (make gpu-check, --pack 4)
+
+def packing_speedup(runs_per_gpu: int) -> float:
+    "How much faster `runs_per_gpu` runs share one GPU than one runs: measured at 4, linear in between, no gain assumed past it."
+    return 1.0 + (GPU_PACKING_SPEEDUP - 1.0) * (min(runs_per_gpu, 4) - 1) / 3
+
+def parallel_speedup(n_jobs: int, device: str = 'auto', runs_per_gpu: int = 1) -> float:
+    """How many times faster `n_jobs` rows at once go than one: on a CPU less than `n_jobs` (the cores share memory bandwidth); on
+    GPUs, the number of GPUs used times what packing `runs_per_gpu` on each one gains (far less than `runs_per_gpu`)."""
+    if one_thread_each(n_jobs, device): return n_jobs * CPU_PARALLEL_EFFICIENCY
+    if runs_per_gpu > 1: return max(1.0, n_jobs / runs_per_gpu) * packing_speedup(runs_per_gpu)
+    return float(n_jobs)
 
 RUN_OVERHEAD_S = 5.0  # starting a kernel, importing torch, loading data, plotting, beyond the training: measured at 4-5 s per smoke run here
 
@@ -233,7 +247,8 @@ def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, r
 def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries):
     "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times."
     use_gpu = (gpus or 0) > 0 if address is None else ray.cluster_resources().get('GPU', 0) > 0
-    task = ray.remote(num_cpus=1, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(run_job)
+    cpus = 1 if use_gpu else jobs[0].cfg.threads               # a CPU row trains on its own threads: Ray books them
+    task = ray.remote(num_cpus=cpus, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(run_job)
     pending, lost = {task.remote(j, data_dir, force, False): j for j in jobs}, {j.name: [] for j in jobs}
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
@@ -245,7 +260,7 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
             lost[j.name].append(_lost(e))
             if len(lost[j.name]) <= retries:
                 print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, from its last checkpoint", flush=True)
-                pending[task.remote(j, data_dir, force, False, RETRY_LOCK_WAIT_S)] = j; continue
+                pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S)] = j; continue   # never --force: it may have finished
             res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.out/EXPERIMENT_NB))
         progress.add(_after_retry(res, lost[j.name]) if lost[j.name] else res)
 
@@ -261,9 +276,8 @@ def _after_retry(res: dict, lost: list) -> dict:
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
-    one = jobs and one_thread_each(n_jobs, jobs[0].cfg.device)
-    spm = calibrate(jobs[0].cfg.device, threads=1 if one else None) if sec_per_mac is None and jobs else sec_per_mac or 0.0
-    progress = SweepProgress(jobs, n_jobs, spm, parallel_speedup(n_jobs, jobs[0].cfg.device) if jobs else None)
+    spm = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads) if sec_per_mac is None and jobs else sec_per_mac or 0.0
+    progress = SweepProgress(jobs, n_jobs, spm, parallel_speedup(n_jobs, jobs[0].cfg.device, runs_per_gpu) if jobs else None)
     if n_jobs == 1 and not address:
         for j in jobs: progress.add(run_job(j, data_dir, force))
     else: _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries)
@@ -291,9 +305,10 @@ def cpu_cores() -> int:
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
-def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str = None, n_gpus: int = None, cores: int = None) -> int:
+def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str = None, n_gpus: int = None, cores: int = None,
+                threads: int = 1) -> int:
     """How many rows run at once: `jobs` when given; else `runs_per_gpu` per local GPU when packing; else, training on this
-    machine's CPU, one row per core (`cores`, default `cpu_cores()`), each on one thread; else 1 (a GPU, or a cluster).
+    machine's CPU, one row per `threads` cores (`cores`, default `cpu_cores()`); else 1 (a GPU, or a cluster).
     Packing needs GPUs: on a CPU (and no cluster `address`) `runs_per_gpu > 1` is a UserError."""
     if runs_per_gpu > 1 and address is None:
         dev = get_device(device)
@@ -302,7 +317,7 @@ def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str 
                             f"leave it out, or use --jobs N to run N rows at once")
         if jobs is None: return runs_per_gpu * (torch.cuda.device_count() if n_gpus is None else n_gpus)
     if jobs is not None: return jobs
-    return (cores or cpu_cores()) if address is None and get_device(device).type == 'cpu' else 1
+    return max(1, (cores or cpu_cores()) // threads) if address is None and get_device(device).type == 'cpu' else 1
 
 # %% ../nbs/07_sweep.ipynb #5e62833c
 @command
@@ -315,6 +330,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
               device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
               precision: str = 'fp32',  # fp32 (the study) or bf16
               compile: str = 'off',  # off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile each run's model
+              threads: str = '1',  # CPU threads each row trains on, whatever the environment says (part of its configuration)
               jobs: str = None,  # rows at once (default: one per core on a CPU, one thread each; 1 on a GPU): 1 runs in this process, more as Ray tasks
               address: str = None,  # HOST:PORT of an existing Ray cluster to send the rows to
               runs_per_gpu: str = '1',  # on GPUs: runs packed on each GPU (fractional GPU requests); --jobs defaults to this × the GPUs
@@ -325,29 +341,43 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     "Run every selected row of the grid under one profile and dataset: cached, resumable, optionally in parallel on Ray."
     k = check_number('runs_per_gpu', runs_per_gpu, int, 1, strict=False)
     n_retries = check_number('retries', retries, int, 0, strict=False)
-    n_jobs = sweep_width(None if jobs is None else check_number('jobs', jobs, int, 1, strict=False), k, device, address)
+    n_threads = check_number('threads', threads, int, 1, strict=False)
+    n_jobs = sweep_width(None if jobs is None else check_number('jobs', jobs, int, 1, strict=False), k, device, address,
+                         threads=n_threads)
     if address is not None and ':' not in address: raise UserError(f"--address {address!r} must be HOST:PORT of a Ray cluster's head")
     prof = resolve_profile(profile, device, quiet=True)
-    todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision, compile=compile)
-    root = _runs_dir(runs_dir); check_writable(root); check_kernel(); check_project()
+    todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision, compile=compile, threads=n_threads)
+    root = _runs_dir(runs_dir)
+    if dry_run: check_readable(root, runs_dir_option(runs_dir))       # a plan writes nothing, not even the runs folder
+    else: check_writable(root, runs_dir_option(runs_dir))
+    check_kernel(); check_project()
     states = {j.name: run_state(j.out, j.cfg.hash) for j in todo}
     left = [j for j in todo if states[j.name] not in ('complete', 'diverged') or force]
-    dev = get_device(device)
     if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # by default no more at once than there are rows
-    one_thread = one_thread_each(n_jobs, device)                                  # each row on its own core
-    spm = calibrate(device, threads=1 if one_thread else None) if left else None
-    rows = [predicted_seconds(j.cfg, spm) for j in left]
-    est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device))   # the longest row bounds it
-    how = 'in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '') if not address else f'on the Ray cluster at {address}'
-    print(f"profile {profile}{' -> ' + prof if profile == 'auto' else ''} on {dev.type.upper() if dev.type != 'cpu' else 'the CPU'}"
-          f"{' (no GPU)' if profile == 'auto' and dev.type == 'cpu' else ''}: {len(todo)} rows of the {grid} grid into {root/f'{prof}-{todo[0].cfg.dataset}'}, "
-          f"{len(todo) - len(left)} already finished, {len(left)} to run {how}{', one thread each' if one_thread else ''}; estimated {fmt_secs(est)}", flush=True)
+    spm = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
     if dry_run: return _print_plan(todo, states)
     try: results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
     except KeyboardInterrupt:
         print("\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; run the same command again to resume",
               file=sys.stderr); sys.exit(130)
     if not _print_outcome(results): sys.exit(1)
+
+# %% ../nbs/07_sweep.ipynb #3fe3b585
+def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root) -> float:
+    "vgg_sweep's opening line: the profile, the device, the rows, how they run and the estimated duration; the calibration it used."
+    dev = get_device(device)
+    one_thread = one_thread_each(n_jobs, device)                                  # each row on its own core
+    spm = calibrate(device, threads=n_threads) if left else None
+    rows = [predicted_seconds(j.cfg, spm) for j in left]
+    est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device, k))   # the longest row bounds it
+    how = ('in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '')
+           if not address else f'on the Ray cluster at {address}')
+    each = f", {n_threads} thread{'s' if n_threads > 1 else ''} each" if one_thread else ''
+    print(f"profile {profile}{' -> ' + prof if profile == 'auto' else ''} on {dev.type.upper() if dev.type != 'cpu' else 'the CPU'}"
+          f"{' (no GPU)' if profile == 'auto' and dev.type == 'cpu' else ''}: {len(todo)} rows of the {grid} grid into "
+          f"{root/f'{prof}-{todo[0].cfg.dataset}'}, {len(todo) - len(left)} already finished, {len(left)} to run {how}{each}; "
+          f"estimated {fmt_secs(est)}", flush=True)
+    return spm
 
 # %% ../nbs/07_sweep.ipynb #0f3f3351
 def _print_plan(todo: list, states: dict):
@@ -373,10 +403,13 @@ def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of ro
                data_dir: str = None,  # data directory (to resolve --dataset auto)
                runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
                device: str = 'auto',  # the device the profile `auto` is resolved for
+               precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep): fp32 or bf16
+               threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                json: bool = False,  # print JSON records instead of a table
               ):
     "Show the state of every row of a grid in one run set: missing, running, partial, complete, diverged, failed or stale."
-    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, quiet=True)
+    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads)
+    check_readable(_runs_dir(runs_dir), runs_dir_option(runs_dir), must_exist=True)
     df = grid_status(todo)
     if json: print(df.to_json(orient='records', indent=1)); return
     print(f"{todo[0].out.parent} ({len(df)} rows of the {grid} grid)")

@@ -20,16 +20,17 @@ from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset, SY
 from .hooks import GradFlow
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'STUDY_CBS', 'check_number',
-           'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'compile_model',
-           'compile_errors', 'evaluate', 'atomic_write', 'write_json', 'read_json', 'git_commit', 'versions',
-           'device_name', 'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint', 'latest_checkpoint', 'StopRequest',
-           'RunInterrupted', 'train_epoch', 'train_run', 'Callback', 'CancelFit', 'Learner', 'ScheduleCB', 'GradFlowCB',
-           'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB',
-           'ResultsCB', 'EarlyStoppingCB']
+__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'DIVERGENCE_EVERY',
+           'STUDY_CBS', 'check_number', 'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible',
+           'run_threads', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write', 'write_json', 'read_json',
+           'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint',
+           'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run', 'Callback', 'CancelFit',
+           'Learner', 'ScheduleCB', 'GradFlowCB', 'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB',
+           'CheckpointCB', 'InterruptCB', 'ResultsCB', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
+RUN_PROFILES = ('full', 'quick', 'smoke', 'custom')    # what a run records (auto is resolved before)
 COMPILE_MODES = ('off', 'default', 'reduce-overhead', 'max-autotune')
 SPLIT_SIZES = dict(train=CIFAR_SIZES['train'] - CIFAR_SIZES['train'] // 20, val=CIFAR_SIZES['train'] // 20, test=CIFAR_SIZES['test'])
 
@@ -76,6 +77,8 @@ class RunConfig:
     weight_decay: float = param(0.0, "Adam's weight decay", hashed=True)
     eta_min: float = param(2e-5, "the cosine schedule's final learning rate", hashed=True)
     precision: str = param('fp32', 'fp32 (the study) or bf16 (autocast; changes the numerics)', hashed=True)
+    threads: int = param(1, "CPU threads the run trains on, set by the run itself (a deep BN network's numbers depend on them)",
+                         hashed=True)
     device: str = param('auto', 'auto, cpu, cuda, cuda:N or mps')
     compile: str = param('off', 'off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile, numbers equal up to rounding')
     profile: str = param('custom', 'the profile the sizes came from (full, quick, smoke or custom)')
@@ -84,6 +87,7 @@ class RunConfig:
     def hash(self) -> str:
         "A short hash of the parameters that decide the results, and of the synthetic dataset's version when the run uses it."
         d = {k: getattr(self, k) for k in HASHED}
+        if d['threads'] == 1: del d['threads']     # the default hashes as before threads were recorded: sweeps ran one a row
         if self.dataset == 'synthetic': d['data_version'] = SYNTHETIC_VERSION   # images of another version: another configuration
         blob = json.dumps(d, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -104,7 +108,10 @@ def validate(self: RunConfig) -> RunConfig:
         n = check_number(f'n_{k}', getattr(self, f'n_{k}'), int, 1, strict=False, allow_none=True)
         if n is not None and n > SPLIT_SIZES[k]:
             raise UserError(f"--n_{k} {n} is larger than the {k} split ({SPLIT_SIZES[k]} images); use 1..{SPLIT_SIZES[k]} or leave it out for all")
-        setattr(self, f'n_{k}', n)
+        setattr(self, f'n_{k}', None if n == SPLIT_SIZES[k] else n)     # the whole split, however it was asked for: one hash
+    self.threads = check_number('threads', self.threads, int, 1, strict=False)
+    if self.profile not in RUN_PROFILES:
+        raise UserError(f"--profile {self.profile!r} is not a run's profile; use one of {', '.join(RUN_PROFILES)}")
     if self.precision not in PRECISIONS: raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
     get_device(self.device)
     check_compile(self.compile)
@@ -126,7 +133,7 @@ def autocast(device: torch.device, precision: str):
 # %% ../nbs/04_train.ipynb #9e84a8a6
 @contextmanager
 def reproducible(device: torch.device):
-    """On a GPU, for the duration: deterministic cuDNN and cuBLAS kernels (cuDNN's autotuner picks among those), so that a run, and a
+    """On a GPU, for the duration: deterministic cuDNN and cuBLAS kernels, without cuDNN's autotuner, so that a run, and a
     run paused and resumed, gives the same numbers every time; the settings before are restored after. On an H100, two default
     BN-Baseline runs ended 1 point apart in validation accuracy while two deterministic runs, and one paused and resumed, were
     identical (`make gpu-check`). An operation without a deterministic kernel (a new block's, say) warns and runs. On a CPU: nothing."""
@@ -134,11 +141,21 @@ def reproducible(device: torch.device):
     cudnn, env = torch.backends.cudnn, os.environ.get('CUBLAS_WORKSPACE_CONFIG')
     old = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), cudnn.deterministic, cudnn.benchmark
     os.environ['CUBLAS_WORKSPACE_CONFIG'] = env or ':4096:8'   # cuBLAS's reproducible workspace (CUDA's documented setting)
-    torch.use_deterministic_algorithms(True, warn_only=True); cudnn.deterministic = cudnn.benchmark = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    cudnn.deterministic, cudnn.benchmark = True, False   # the autotuner may pick other kernels in another process (a resume)
     try: yield
     finally:
         torch.use_deterministic_algorithms(old[0], warn_only=old[1]); cudnn.deterministic, cudnn.benchmark = old[2], old[3]
         if env is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
+
+# %% ../nbs/04_train.ipynb #2db8f8cf
+@contextmanager
+def run_threads(n: int):
+    "For the duration, torch trains on `n` CPU threads, whatever the environment says (restored after)."
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(before)
 
 # %% ../nbs/04_train.ipynb #2dfff4d8
 def compile_model(model, mode: str = 'off'):
@@ -330,6 +347,8 @@ def _epochs_to(history, threshold):
 def _finite(*xs): return all(x is not None and math.isfinite(x) for x in xs)
 
 # %% ../nbs/04_train.ipynb #31113a77
+DIVERGENCE_EVERY = 16   # batches between checks for a non-finite loss: one host synchronisation per 16 steps on a GPU
+
 def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 'fp32', progress=None, stop=None, resume=None):
     """One epoch over `(x, y)` in batches of `bs` (shuffled and augmented from `g`); `(mean loss, mean accuracy)` over the batches.
     When `stop()` turns true it returns early with `dict(batch, loss_sum, acc_sum)`: pass that back as `resume`, with `g` in its
@@ -350,10 +369,9 @@ def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 
             out = model(xb.contiguous(memory_format=torch.channels_last)); loss = F.cross_entropy(out.float(), yb)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         loss_sum += loss.detach(); acc_sum += (out.argmax(1) == yb).float().mean(); nb += 1   # no host synchronisation here
+        if nb % DIVERGENCE_EVERY == 0 and not math.isfinite(loss_sum.item()): break            # a bounded, timing-free check
         if progress is not None and progress.due():                                          # at most every half second
-            l, a = (loss_sum / nb).item(), (acc_sum / nb).item()
-            progress.update(nb, l, a)
-            if not math.isfinite(l): break
+            progress.update(nb, (loss_sum / nb).item(), (acc_sum / nb).item())
     return tuple((torch.stack([loss_sum, acc_sum]) / nb).tolist())
 
 # %% ../nbs/04_train.ipynb #e83ef04d
@@ -376,7 +394,8 @@ def train_run(cfg: RunConfig,  # the run's configuration
     # a process killed a moment ago may leave a kernel that needs a second to notice: wait a little for its lock
     if not lock.acquire(wait=15): raise UserError(f"{out} is being trained by another process; wait for it or stop it")
     try:
-        with compile_errors(cfg.compile), reproducible(get_device(cfg.device)): return _train_run(cfg, out, data_dir, bar, data, stop_after, cbs)
+        with compile_errors(cfg.compile), reproducible(get_device(cfg.device)), run_threads(cfg.threads):
+            return _train_run(cfg, out, data_dir, bar, data, stop_after, cbs)
     finally: lock.release()
 
 def _write_tables(out, st):

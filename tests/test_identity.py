@@ -1,0 +1,176 @@
+"""Issue 22: one configuration, one result: the run sets its own thread count, defaults hash as one, and no command trips a new user
+(read-only folders, a typo in a path, a file where a folder should be, a dry run, the papermill path, `make lab` as root)."""
+import json, os, signal, subprocess, sys
+from pathlib import Path
+import pytest
+from conftest import ROOT, BIN, run_cli, call_cli, one_error_line, same
+from vgg_report.core import FileLock, UserError
+from vgg_report.train import RunConfig, read_json
+
+SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
+
+def _env(threads):
+    "The environment with OMP_NUM_THREADS unset (None) or set, as a user's shell might have it."
+    e = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')}
+    return e if threads is None else {**e, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
+
+def _cmd(name, *args, threads=None, timeout=900):
+    return subprocess.run([str(BIN/name), *map(str, args)], capture_output=True, text=True, env=_env(threads), cwd=ROOT, timeout=timeout)
+
+def test_defaults_and_their_explicit_values_hash_as_one():
+    assert RunConfig(n_train=47_500, n_val=2_500, n_test=10_000).validate().hash == RunConfig().validate().hash
+    assert RunConfig(threads=1).validate().hash == RunConfig().validate().hash != RunConfig(threads=2).validate().hash
+    with pytest.raises(UserError, match="--profile 'nonsense' is not a run's profile"): RunConfig(profile='nonsense').validate()
+
+def test_a_lock_check_never_takes_the_lock(tmp_path):
+    """Another process checking a row's lock in a loop (vgg_status, the report) never makes an attempt to take it fail: the check
+    used to hold the lock for a moment, and refused about one attempt in six here."""
+    path = tmp_path/'.row.lock'
+    path.write_text('')
+    code = (f"import time\nfrom vgg_report.core import FileLock\nl = FileLock({str(path)!r}); print(1, flush=True)\n"
+            f"t = time.time()\nwhile time.time() - t < 3: l.locked_elsewhere()\n")
+    p = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == '1'
+    lock, refused, tries = FileLock(path), 0, 0
+    while p.poll() is None:
+        refused += not lock.acquire()
+        lock.release(); tries += 1
+    assert p.returncode == 0 and refused == 0 and tries > 100, (refused, tries)
+
+def test_a_grid_row_never_takes_a_built_in_rows_folder(tmp_path):
+    (tmp_path/'g.csv').write_text('name,model,lr\nBN RC,vgg38_bn_rc,1e-3\n')
+    r = call_cli('vgg_sweep', '--grid', tmp_path/'g.csv', *SMOKE, '--runs_dir', tmp_path/'runs', '--dry_run')
+    assert r.returncode == 2 and "would share the folder 'bn-rc' of the built-in row 'BN+RC'" in one_error_line(r)
+
+def test_paths_that_are_files_or_missing_are_one_line(tmp_path):
+    f = tmp_path/'afile'; f.write_text('x')
+    r = call_cli('vgg_sweep', *SMOKE, '--only', 'VGG_08', '--runs_dir', f)
+    assert r.returncode == 2 and f'--runs_dir {f}: {f} is a file, not a folder' in one_error_line(r)
+    r = call_cli('vgg_sweep', *SMOKE, '--only', 'VGG_08', env={'VGG_REPORT_RUNS': f})
+    assert r.returncode == 2 and one_error_line(r).startswith(f'error: $VGG_REPORT_RUNS {f}: ')
+    r = call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path/'runz')
+    assert r.returncode == 2 and f'--runs_dir {tmp_path/"runz"} does not exist' in one_error_line(r)
+    r = call_cli('vgg_build_report', *SMOKE, '--runs_dir', tmp_path/'runz', '--out', f)
+    assert r.returncode == 2 and f'--out {f}' in one_error_line(r) and 'is a file' in one_error_line(r)
+
+def test_a_dry_run_writes_nothing(tmp_path):
+    r = call_cli('vgg_sweep', *SMOKE, '--only', 'VGG_08', '--runs_dir', tmp_path/'new', '--dry_run')
+    assert r.returncode == 0 and 'VGG_08' in r.stdout and not (tmp_path/'new').exists(), r.stdout + r.stderr
+
+def test_the_experiment_notebook_checks_its_profile_and_says_where_results_go(tmp_path, monkeypatch):
+    from vgg_report.runner import notebook_run, PROFILES
+    monkeypatch.setenv('VGG_REPORT_RUNS', str(tmp_path))
+    cfg, out = notebook_run(RunConfig(profile='quick', epochs=2, n_train=200).validate())
+    assert (cfg.epochs, cfg.n_train, cfg.n_val) == (PROFILES['quick']['epochs'], 3000, 1000)    # -p profile quick is the profile
+    assert out == tmp_path/'quick-synthetic'/'vgg08-lr0.001-bs100-seed0' and out.is_dir()
+    cfg, out = notebook_run(RunConfig(row='BN-Baseline', model='vgg38_bn', profile='custom').validate(), str(tmp_path/'mine'))
+    assert out == tmp_path/'mine' and cfg.epochs == 2                                           # custom keeps its own sizes
+    assert notebook_run(RunConfig(row='BN-Baseline', profile='smoke').validate())[1].name == 'bn-baseline'
+
+def test_make_lab_works_as_root():
+    r = subprocess.run(['make', '-s', 'lab', 'JUPYTER=echo'], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.strip().splitlines()[-1]
+    assert line.startswith('lab nbs') and (('--allow-root' in line) == (os.geteuid() == 0)), line
+
+@pytest.mark.slow
+def test_papermill_by_hand_refuses_a_bad_profile(tmp_path):
+    r = subprocess.run([str(BIN/'papermill'), str(ROOT/'nbs/experiment.ipynb'), str(tmp_path/'o.ipynb'), '-p', 'profile', 'nonsense',
+                        '-k', 'vgg_report', '--cwd', str(ROOT/'nbs')], capture_output=True, text=True, env={**os.environ, 'VGG_REPORT_RUNS': str(tmp_path)})
+    assert r.returncode != 0 and "--profile 'nonsense' is not a run's profile" in r.stderr + r.stdout
+    assert not any(tmp_path.rglob('params.json'))
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_one_configuration_one_result_however_launched(paper, tmp_path):
+    """BN-Baseline (smoke, synthetic) by vgg_run with OMP_NUM_THREADS unset, 1 and 2, and by a sweep at its default width (two rows
+    on a local Ray, one core each): the metrics of the paper fixture's `vgg_sweep --jobs 1`, to the last digit."""
+    runs, _ = paper
+    want = read_json(runs/'smoke-synthetic/bn-baseline/metrics.json')
+    for i, threads in enumerate((None, 1, 2)):
+        r = _cmd('vgg_run', '--row', 'BN-Baseline', *SMOKE, '--runs_dir', tmp_path/f'run{i}', threads=threads)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        got = read_json(tmp_path/f'run{i}/smoke-synthetic/bn-baseline/metrics.json')
+        assert same(got, want), (threads, got['val_acc'], want['val_acc'])
+    r = _cmd('vgg_sweep', *SMOKE, '--only', 'VGG_08', 'BN-Baseline', '--runs_dir', tmp_path/'sweep', threads=2)
+    assert r.returncode == 0 and '2 at a time on Ray' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    for slug in ('bn-baseline', 'vgg_08'):
+        assert same(read_json(tmp_path/f'sweep/smoke-synthetic/{slug}/metrics.json'), read_json(runs/f'smoke-synthetic/{slug}/metrics.json'))
+
+@pytest.mark.slow
+def test_a_row_stopped_in_a_sweep_resumes_under_other_threads_to_the_same_result(paper, tmp_path):
+    runs, _ = paper
+    p = subprocess.Popen([str(BIN/'vgg_sweep'), *SMOKE, '--only', 'BN-Baseline', '--jobs', '1', '--runs_dir', str(tmp_path)],
+                         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, env=_env(1))
+    hist = tmp_path/'smoke-synthetic/bn-baseline/history.csv'          # written just after the first epoch's checkpoint
+    try:
+        import time
+        t0 = time.time()
+        while not hist.exists():
+            assert p.poll() is None and time.time() - t0 < 300, p.stdout.read().decode()[-3000:]
+            time.sleep(0.05)
+    finally: os.killpg(p.pid, signal.SIGKILL); p.wait()
+    assert not (tmp_path/'smoke-synthetic/bn-baseline/metrics.json').exists()
+    r = _cmd('vgg_run', '--row', 'BN-Baseline', *SMOKE, '--runs_dir', tmp_path, threads=2)
+    assert r.returncode == 0 and 'resuming' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert same(read_json(tmp_path/'smoke-synthetic/bn-baseline/metrics.json'), read_json(runs/'smoke-synthetic/bn-baseline/metrics.json'))
+
+def test_a_retry_never_forces(tmp_path):
+    "`vgg_sweep --force` forces a row's first attempt only: when the attempt on a lost node had finished it, the retry keeps that."
+    from test_sweep import FakeRay, NodeDiedError
+    from vgg_report.sweep import plan, SweepProgress, _ray_run
+    from vgg_report.train import write_json
+    jobs = plan('paper', ['VGG_38'], 'smoke', 'synthetic', tmp_path, device='cpu')
+    def finish_then_die(job):
+        job.out.mkdir(parents=True, exist_ok=True)
+        write_json(job.out/'params.json', dict(config_hash=job.cfg.hash))
+        write_json(job.out/'metrics.json', dict(status='complete', config_hash=job.cfg.hash, val_acc=0.25, test_acc=0.5, best_epoch=2))
+        raise NodeDiedError()
+    class Recording(FakeRay):
+        def _submit(self, f, a): self.forced = getattr(self, 'forced', []) + [a[2]]; return super()._submit(f, a)
+    ray = Recording({'VGG_38': [finish_then_die]})
+    progress = SweepProgress(jobs, 1)
+    _ray_run(ray, jobs, None, True, None, 0, 1, progress, 1)
+    assert ray.forced == [True, False]
+    res = progress.results[0]
+    assert res['outcome'] == 'complete' and res['after_retry'] == 'its attempt on the lost node had finished it', res
+    assert not list(tmp_path.rglob('*.old-*'))            # nothing was set aside: the finished run is the row's result
+
+from test_report import built      # noqa: F401  (the paper run set's report, built once by a real process into a folder of its own)
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason='a read-only bind mount needs root (CI and these machines run as root)')
+def test_read_only_run_set_reads_and_reports_the_same(paper, built, tmp_path):
+    "vgg_status and vgg_build_report on a finished run set mounted read-only: exit 0, the same tables, nothing written there."
+    runs, out, _, _ = built
+    ro = tmp_path/'ro'; ro.mkdir()
+    subprocess.run(['mount', '--bind', str(runs), str(ro)], check=True)
+    try:
+        subprocess.run(['mount', '-o', 'remount,bind,ro', str(ro)], check=True)
+        assert subprocess.run(['touch', str(ro/'x')], capture_output=True).returncode != 0       # it really is read-only
+        st = {r: run_cli('vgg_status', *SMOKE, '--runs_dir', d, '--json') for r, d in (('ro', ro), ('rw', runs))}
+        assert st['ro'].returncode == 0, st['ro'].stderr[-2000:]
+        rows = {k: [{**d, 'folder': Path(d['folder']).name} for d in json.loads(v.stdout)] for k, v in st.items()}
+        assert rows['ro'] == rows['rw'] and all(d['status'] in ('complete', 'diverged') for d in rows['ro']), rows['ro']
+        r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', ro, '--out', tmp_path/'out')
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    finally: subprocess.run(['umount', str(ro)], check=True)
+    tables = sorted((out/'report/tables').glob('*.tex'))
+    assert len(tables) > 8
+    for t in tables: assert (tmp_path/'out/report/tables'/t.name).read_text() == t.read_text(), t.name
+
+@pytest.mark.slow
+def test_a_bf16_run_set_is_read_and_labelled_as_bf16(tmp_path):
+    "Rows swept with --precision bf16 are complete (not stale) to vgg_status --precision bf16, and the PDF says bf16 on its first page."
+    args = [*SMOKE, '--runs_dir', tmp_path/'runs', '--precision', 'bf16']
+    r = run_cli('vgg_sweep', *args, '--only', 'VGG_08', 'BN-Baseline', '--jobs', '1')
+    assert r.returncode == 0 and '2 complete' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    st = call_cli('vgg_status', *args, '--json')
+    states = {d['row']: d['status'] for d in json.loads(st.stdout)}
+    assert states['VGG_08'] == states['BN-Baseline'] == 'complete', states
+    assert {d['status'] for d in json.loads(call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path/'runs', '--json').stdout)
+            if d['row'] == 'VGG_08'} == {'stale'}                                              # fp32 is another configuration
+    r = run_cli('vgg_build_report', *args, '--out', tmp_path/'out')
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    text = subprocess.run(['pdftotext', str(tmp_path/'out/report/report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
+    assert 'precision: bf16' in ' '.join(text.split('\f')[0].split())
