@@ -1,7 +1,7 @@
 """Execute the library notebooks in place, so that they are committed with their outputs (`make docs`), and compare a fresh
 execution's outputs with the committed ones (`tests/test_notebooks.py`).
 
-    python scripts/docs.py                 # every library notebook (nbs/[0-9]*.ipynb), then nbdev_clean
+    python scripts/docs.py                 # every library notebook (nbs/[0-9]*.ipynb) and nbs/index.ipynb, then nbdev_clean
     python scripts/docs.py nbs/03_hooks.ipynb
 
 Cells flagged `#| cuda` are skipped here (and keep no output); cells flagged `#| slow` run here but not under the tests, which
@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT/'nbs'
 
 def library_notebooks() -> list:
-    "The numbered notebooks that define the package (not the papermill template, the report notebook or the index)."
-    return sorted(p for p in NBS.glob('[0-9]*.ipynb'))
+    "The numbered notebooks that define the package, and the landing page (not the papermill template or the report notebook)."
+    return sorted(p for p in NBS.glob('[0-9]*.ipynb')) + [NBS/'index.ipynb']
 
 def _flags(cell) -> set:
     "The cell's `#| flag` directives, and `eval:false` when it says `#| eval: false`."
