@@ -144,10 +144,14 @@ def runs_dir_option(given=None) -> str:
     "How the user named the runs folder: `--runs_dir`, or `$VGG_REPORT_RUNS` when that variable chose it."
     return '$VGG_REPORT_RUNS' if given in (None, '') and os.environ.get(ENV_RUNS) else '--runs_dir'
 
-def check_writable(path: Path, what: str = '--runs_dir'):
-    "Create `path` if needed and check a file can be written there; a one-line UserError otherwise."
+def _no_file_in_the_way(path: Path, what: str):
+    "A one-line UserError when `path`, or a folder on its way, is a file."
     bad = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
     if bad is not None: raise UserError(f"{what} {path}: {bad} is a file, not a folder; choose a folder")
+
+def check_writable(path: Path, what: str = '--runs_dir'):
+    "Create `path` if needed and check a file can be written there; a one-line UserError otherwise."
+    _no_file_in_the_way(path, what)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path): pass
@@ -155,15 +159,14 @@ def check_writable(path: Path, what: str = '--runs_dir'):
 
 def check_can_create(path: Path, what: str):
     "A one-line UserError, creating nothing, when `path` could not be made and written: a file on its way, or a read-only place."
+    _no_file_in_the_way(path, what)
     top = next(p for p in [path, *path.parents] if p.exists())
-    if not top.is_dir(): raise UserError(f"{what} {path}: {top} is a file, not a folder; choose a folder")
     if not os.access(top, os.W_OK | os.X_OK):
         raise UserError(f"{what} {path}: {top} is not writable (read-only, or not yours); choose a folder you can write to")
 
 def check_readable(path: Path, what: str = '--runs_dir', must_exist: bool = False):
     "What a command that only reads checks: `path` is not a file and, with `must_exist`, is there; nothing is created."
-    bad = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
-    if bad is not None: raise UserError(f"{what} {path}: {bad} is a file, not a folder; choose a folder")
+    _no_file_in_the_way(path, what)
     if must_exist and not path.is_dir():
         raise UserError(f"{what} {path} does not exist; check the path (no run has been made there)")
 
