@@ -5,14 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+BROWSER_PACKAGES := chromium chromium-driver
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk poppler-utils
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: install test test-fast docs report lab tex clean-venv gpu-wheels gpu-check
+.PHONY: install test test-fast docs site board report lab tex browser clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
-install: $(STAMP) tex
+install: $(STAMP) tex browser
 
 # Re-runs only when setup.py or settings.ini (the requirements) change.
 $(STAMP): setup.py settings.ini
@@ -34,6 +35,15 @@ tex:
 	else echo "TeX Live is missing (needed only for the PDF); install it with:"; \
 	  echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; fi
 
+# Debian's Chromium and its ChromeDriver for the browser tests (tests/test_watch.py), the same way.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium and ChromeDriver from Debian..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	else echo "Chromium and ChromeDriver are missing (needed by the browser tests); install them with:"; \
+	  echo "  sudo apt-get install --no-install-recommends $(BROWSER_PACKAGES)"; fi
+
 # pytest-xdist runs the tests on TEST_WORKERS processes of one thread each (two cores here: 2); `make test TEST_WORKERS=0` runs them
 # in this one process. The slowest tests are listed at the end, so the suite's cost stays visible.
 TEST_WORKERS ?= 2
@@ -51,6 +61,20 @@ test-fast: install
 # tests/test_notebooks.py fails when a committed output is missing or stale. Pass NBS=nbs/03_hooks.ipynb for one.
 docs: install
 	$(TEST_ENV) $(PY) scripts/docs.py $(NBS)
+
+# The docs site in _site/html (git-ignored), offline, from the committed notebooks without executing them: scripts/site.py.
+site: install
+	$(TEST_ENV) $(PY) scripts/site.py
+
+# TensorBoard on a run set (the default one, that `make report` sweeps, unless RUN_SET=runs/<profile>-<dataset>), on 127.0.0.1
+# and a free port (or BOARD_PORT=...); it prints the address and runs until Ctrl-C.
+DEFAULT_RUN_SET := from vgg_report.runner import resolve_profile, run_folder; from vgg_report.data import resolve_dataset; \
+	print(run_folder(None, resolve_profile('auto', quiet=True), resolve_dataset('auto', quiet=True), ''))
+FREE_PORT := import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])
+board: install
+	@dir="$${RUN_SET:-$$($(PY) -c "$(DEFAULT_RUN_SET)")}"; port="$${BOARD_PORT:-$$($(PY) -c "$(FREE_PORT)")}"; \
+	mkdir -p "$$dir"; echo "TensorBoard on $$dir: http://127.0.0.1:$$port/ (Ctrl-C stops it)"; \
+	exec $(VENV)/bin/tensorboard --logdir "$$dir" --host 127.0.0.1 --port "$$port" --reload_interval 5
 
 # The whole study and its PDF: the auto profile (full on a GPU, quick on a CPU) on the auto dataset
 # (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in). Resumable: run it again after a stop.
