@@ -90,12 +90,13 @@ clean-venv:
 	rm -rf $(VENV)
 
 # GPU check for a machine that has a GPU, PyTorch and Triton but reaches no registry (the device tool's machines): `make gpu-wheels`
-# here downloads the one pure-Python dependency they lack into .gpu/ (git-ignored, carried there); then on the GPU machine
+# here downloads the few dependencies they lack into .gpu/ (fastcore; tensorboard, protobuf and absl-py, which the runs' TensorBoard
+# event files need; git-ignored, carried there); then on the GPU machine
 # `make gpu-check OUT=<folder>` installs it beside the code and benchmarks the engine: eager, bf16, compiled with CUDA graphs, and
 # four runs packed on the card, writing <folder>/bench_gpu.json after every measurement (2 min 41 s on an H100), then checks that
 # training there repeats to the last bit and resumes exactly (scripts/gpu_train_check.py, about 2.5 min). Numbers: README, Speed.
 gpu-wheels: install
-	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2'
+	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2' 'tensorboard>=2.16,<3' absl-py protobuf
 
 OUT ?= .
 GPU_BENCH := --device cuda --n_images 10000 --floor_steps 50 --repeat 3 --workers 8 --compile reduce-overhead --pack 4 --out $(OUT)/bench_gpu.json
