@@ -5,14 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+BROWSER_PACKAGES := chromium chromium-driver
 TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-science lmodern latexmk poppler-utils
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: install test test-fast docs report lab tex clean-venv gpu-wheels gpu-check
+.PHONY: install test test-fast docs site board report lab tex browser clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
-install: $(STAMP) tex
+install: $(STAMP) tex browser
 
 # Re-runs only when setup.py or settings.ini (the requirements) change.
 $(STAMP): setup.py settings.ini
@@ -34,6 +35,15 @@ tex:
 	else echo "TeX Live is missing (needed only for the PDF); install it with:"; \
 	  echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; fi
 
+# Debian's Chromium and its ChromeDriver for the browser tests (tests/test_watch.py), the same way.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium and ChromeDriver from Debian..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	else echo "Chromium and ChromeDriver are missing (needed by the browser tests); install them with:"; \
+	  echo "  sudo apt-get install --no-install-recommends $(BROWSER_PACKAGES)"; fi
+
 # pytest-xdist runs the tests on TEST_WORKERS processes of one thread each (two cores here: 2); `make test TEST_WORKERS=0` runs them
 # in this one process. The slowest tests are listed at the end, so the suite's cost stays visible.
 TEST_WORKERS ?= 2
@@ -52,6 +62,20 @@ test-fast: install
 docs: install
 	$(TEST_ENV) $(PY) scripts/docs.py $(NBS)
 
+# The docs site in _site/html (git-ignored), offline, from the committed notebooks without executing them: scripts/site.py.
+site: install
+	$(TEST_ENV) $(PY) scripts/site.py
+
+# TensorBoard on a run set (the default one, that `make report` sweeps, unless RUN_SET=runs/<profile>-<dataset>), on 127.0.0.1
+# and a free port (or BOARD_PORT=...); it prints the address and runs until Ctrl-C.
+DEFAULT_RUN_SET := from vgg_report.runner import resolve_profile, run_folder; from vgg_report.data import resolve_dataset; \
+	print(run_folder(None, resolve_profile('auto', quiet=True), resolve_dataset('auto', quiet=True), ''))
+FREE_PORT := import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])
+board: install
+	@dir="$${RUN_SET:-$$($(PY) -c "$(DEFAULT_RUN_SET)")}"; port="$${BOARD_PORT:-$$($(PY) -c "$(FREE_PORT)")}"; \
+	mkdir -p "$$dir"; echo "TensorBoard on $$dir: http://127.0.0.1:$$port/ (Ctrl-C stops it)"; \
+	exec $(VENV)/bin/tensorboard --logdir "$$dir" --host 127.0.0.1 --port "$$port" --reload_interval 5
+
 # The whole study and its PDF: the auto profile (full on a GPU, quick on a CPU) on the auto dataset
 # (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in). Resumable: run it again after a stop.
 # A `--grid FILE` in SWEEP_ARGS goes on to the report too, so that the file's rows reach its tables and figures.
@@ -67,12 +91,13 @@ clean-venv:
 	rm -rf $(VENV)
 
 # GPU check for a machine that has a GPU, PyTorch and Triton but reaches no registry (the device tool's machines): `make gpu-wheels`
-# here downloads the one pure-Python dependency they lack into .gpu/ (git-ignored, carried there); then on the GPU machine
+# here downloads the few dependencies they lack into .gpu/ (fastcore; tensorboard, protobuf and absl-py, which the runs' TensorBoard
+# event files need; git-ignored, carried there); then on the GPU machine
 # `make gpu-check OUT=<folder>` installs it beside the code and benchmarks the engine: eager, bf16, compiled with CUDA graphs, and
 # four runs packed on the card, writing <folder>/bench_gpu.json after every measurement (2 min 41 s on an H100), then checks that
 # training there repeats to the last bit and resumes exactly (scripts/gpu_train_check.py, about 2.5 min). Numbers: README, Speed.
 gpu-wheels: install
-	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2'
+	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2' 'tensorboard>=2.16,<3' absl-py protobuf
 
 OUT ?= .
 GPU_BENCH := --device cuda --n_images 10000 --floor_steps 50 --repeat 3 --workers 8 --compile reduce-overhead --pack 4 --out $(OUT)/bench_gpu.json

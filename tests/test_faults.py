@@ -18,6 +18,17 @@ def assert_like_reference(out, reference):
     pd.testing.assert_frame_equal(pd.read_csv(out/'history.csv')[cols], pd.read_csv(ref_out/'history.csv')[cols])
     pd.testing.assert_frame_equal(pd.read_csv(out/'grad_flow.csv'), pd.read_csv(ref_out/'grad_flow.csv'))
 
+def assert_tensorboard_has_each_epoch_once(out, epochs=CFG['epochs']):
+    "TensorBoard's own reader sees every scalar of the run (losses, accuracies, lr, seconds, each layer's gradient flow) once per epoch."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(out/'tb'), size_guidance={'scalars': 0}); acc.Reload()
+    steps = {t: [s.step for s in acc.Scalars(t)] for t in acc.Tags()['scalars']}
+    layers = pd.read_csv(out/'grad_flow.csv').layer.unique()
+    assert len([t for t in steps if t.startswith('grad_flow/')]) == len(layers) and {'loss/train', 'accuracy/val', 'schedule/lr'} <= set(steps)
+    assert steps == {t: list(range(1, epochs + 1)) for t in steps}, steps
+    h = pd.read_csv(out/'history.csv')
+    assert [s.value for s in acc.Scalars('loss/val')] == pytest.approx(h.val_loss.tolist(), rel=1e-6)
+
 def assert_readers_see_valid_files(out):
     "Every file a reader would open parses; half-written data lives only under hidden temporary names."
     read_json(out/'params.json'); pd.read_csv(out/'history.csv'); pd.read_csv(out/'grad_flow.csv')
@@ -87,6 +98,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, reference, point, n, epochs_save
     train_run(RunConfig(**CFG), out, progress='none')
     assert not list(out.glob('.*.tmp*')) and not list(out.glob('*.corrupt-*'))
     assert_like_reference(out, reference)
+    assert_tensorboard_has_each_epoch_once(out)
 
 # 2. Corruption -----------------------------------------------------------------------------------------------------------------
 
@@ -298,6 +310,7 @@ def test_ctrl_c_mid_epoch_saves_where_it_is_and_resumes_exactly(tmp_path, refere
     assert saved['epoch'] == 1 and saved['partial']['batch'] == 2 and len(pd.read_csv(out/'history.csv')) == 1
     train_run(RunConfig(**CFG), out, progress='none')
     assert_like_reference(out, reference)
+    assert_tensorboard_has_each_epoch_once(out)
 
 def _wait(cond, p, timeout=240):
     t0 = time.time()

@@ -71,7 +71,11 @@ def test_ray_sweep_matches_sequential(paper, tmp_path):
     assert (token.read_bytes() if token.exists() else None) == before
     assert not r.stderr.strip() and all(l.startswith(('profile smoke', '[sweep ', 'sweep: ', ' ')) or l in ('', *rows) or l.split()[0] in rows
                                         for l in r.stdout.splitlines()), r.stdout + r.stderr   # the sweep's own lines, none of Ray's
-    for slug in ('vgg_08', 'vgg_38', 'bn-seed-10'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    for slug in ('vgg_08', 'vgg_38', 'bn-seed-10'):
+        assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
+        acc = EventAccumulator(str(tmp_path/'smoke-synthetic'/slug/'tb')); acc.Reload()        # written for TensorBoard on a Ray worker
+        assert [s.step for s in acc.Scalars('loss/train')] == [1, 2] and [i.step for i in acc.Images('grad_flow/heatmap')] == [2], slug
 
 @pytest.mark.slow
 def test_two_sweeps_never_run_a_row_twice(tmp_path):

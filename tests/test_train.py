@@ -13,7 +13,7 @@ METRIC_KEYS = {'status', 'row', 'model', 'dataset', 'profile', 'config_hash', 'b
 
 def test_result_files_and_schema(reference):
     out, m = reference
-    assert {p.name for p in out.iterdir() if not p.name.startswith('.')} == {'params.json', 'history.csv', 'grad_flow.csv', 'checkpoint.pt', 'checkpoint.prev.pt', 'metrics.json'}
+    assert {p.name for p in out.iterdir() if not p.name.startswith('.')} == {'params.json', 'history.csv', 'grad_flow.csv', 'checkpoint.pt', 'checkpoint.prev.pt', 'metrics.json', 'tb'}
     assert set(m) == METRIC_KEYS and read_json(out/'metrics.json') == m
     assert m['status'] == 'complete' and m['params'] == count_params(create_model('vgg08')) and m['final_epoch'] == 3
     for k in ('train_acc', 'val_acc', 'test_acc', 'final_val_acc', 'final_test_acc'): assert 0 <= m[k] <= 1

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch.utils.tensorboard import SummaryWriter
 from fastcore.basics import patch
 from .core import UserError, seed_everything, get_device, project_root, FileLock, die_with_parent, on_stop_signals
 from .models import create_model, count_params, check_model
@@ -21,12 +22,12 @@ from .hooks import GradFlow
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'DIVERGENCE_EVERY',
-           'STUDY_CBS', 'check_number', 'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible',
-           'run_threads', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write', 'write_json', 'read_json',
-           'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint',
-           'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run', 'Callback', 'CancelFit',
-           'Learner', 'ScheduleCB', 'GradFlowCB', 'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB',
-           'CheckpointCB', 'InterruptCB', 'ResultsCB', 'EarlyStoppingCB']
+           'TB_DIR', 'STUDY_CBS', 'check_number', 'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast',
+           'reproducible', 'run_threads', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write', 'write_json',
+           'read_json', 'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint',
+           'load_checkpoint', 'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run',
+           'Callback', 'CancelFit', 'Learner', 'ScheduleCB', 'GradFlowCB', 'DivergenceCB', 'HistoryCB', 'BestEpochCB',
+           'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB', 'ResultsCB', 'TensorBoardCB', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -591,8 +592,48 @@ class ResultsCB(Callback):
         write_json(learn.out/'metrics.json', m)
         learn.metrics = _clean(m)
 
+# %% ../nbs/04_train.ipynb #b30daa53
+TB_DIR = 'tb'                                         # a run's TensorBoard folder
+
+def _tb_stamp(name: str) -> int: return int(name.split('.')[3])   # events.out.tfevents.<seconds>.<host>.<pid>.<n>
+
+def _heatmap_figure(grad_flow: list, title: str):
+    "The layer × epoch heatmap of `grad_flow` rows on a figure of its own (no pyplot state: safe in any thread or kernel)."
+    from matplotlib.figure import Figure
+    from vgg_report.plots import plot_grad_heatmap       # imported when drawn: `vgg_run` and the tests start without matplotlib
+    fig = Figure(figsize=(3.2, 4), dpi=100, layout='constrained')
+    ax = fig.add_subplot()
+    fig.colorbar(plot_grad_heatmap(pd.DataFrame(grad_flow), ax=ax, title=title), ax=ax, label='log10 mean |grad|')
+    return fig
+
+class TensorBoardCB(Callback):
+    """Each epoch into the run's `tb/` folder, for TensorBoard: losses, accuracies, learning rate, seconds and each layer's mean |grad|;
+    the gradient-flow heatmap every `heatmap_every` epochs and at the last. Flushed before the epoch's checkpoint; a resumed fit
+    purges (in TensorBoard's readers) what was written after the checkpoint it resumes from: one value per epoch and tag."""
+    order = 35                                        # after HistoryCB's row, before CheckpointCB saves the epoch
+    def __init__(self, heatmap_every: int = 10): self.heatmap_every, self.writer = heatmap_every, None
+    def before_epoch(self, learn):                    # not before_fit: CheckpointCB has then restored the epoch to resume from
+        if self.writer is not None: return
+        d = learn.out/TB_DIR
+        newest = max((_tb_stamp(p.name) for p in d.glob('events.out.tfevents.*')), default=0)
+        while time.time() < newest + 1: time.sleep(0.05)   # this session's file must sort after the earlier ones: its name starts with its second
+        self.writer = SummaryWriter(str(d), purge_step=learn.epoch + 1, flush_secs=3600)
+        self.writer.add_custom_scalars({'gradient flow': {'mean |grad| per layer': ['Multiline', [r'grad_flow/\d+_']]}})
+    def after_epoch(self, learn):
+        w, r, e = self.writer, learn.row, learn.row['epoch']
+        for name, k in (('loss', 'loss'), ('accuracy', 'acc')):
+            for split in ('train', 'val'): w.add_scalar(f'{name}/{split}', r[f'{split}_{k}'], e)
+        w.add_scalar('schedule/lr', r['lr'], e)
+        w.add_scalar('time/epoch_seconds', r['seconds'], e)
+        for i, s in enumerate(learn.epoch_flow): w.add_scalar(f"grad_flow/{i:02d}_{s['layer']}", s['epoch_mean'], e)
+        last = learn.epoch >= learn.cfg.epochs or learn.status != 'running' or learn.done
+        if last or e % self.heatmap_every == 0: w.add_figure('grad_flow/heatmap', _heatmap_figure(learn.grad_flow, learn.cfg.model), e)
+        w.flush()                                     # on disk before the checkpoint: a kill after it loses nothing TensorBoard showed
+    def cleanup(self, learn):
+        if self.writer is not None: self.writer.close(); self.writer = None
+
 # %% ../nbs/04_train.ipynb #46ba831d
-STUDY_CBS = (ScheduleCB, GradFlowCB, DivergenceCB, HistoryCB, BestEpochCB, ProgressCB, CheckpointCB, InterruptCB, ResultsCB)
+STUDY_CBS = (ScheduleCB, GradFlowCB, DivergenceCB, HistoryCB, BestEpochCB, ProgressCB, TensorBoardCB, CheckpointCB, InterruptCB, ResultsCB)
 
 def _train_run(cfg, out, data_dir, bar, data, stop_after, extra=()):
     for t in out.glob('.*.tmp*'): t.unlink()        # half-written files of a killed writer: never read, now removed

@@ -1,0 +1,30 @@
+"""What `TensorBoardCB` costs an epoch (the README's Speed section compares it with `vgg_bench`'s round-to-round noise): its
+`after_epoch` on a VGG_38-BN learner's state, timed at epochs that write only scalars and at those that also draw the heatmap.
+Usage: python scripts/tb_cost.py [EPOCHS]  (default 100)."""
+import statistics, sys, tempfile, time
+from pathlib import Path
+from types import SimpleNamespace
+from vgg_report.hooks import weight_params
+from vgg_report.models import create_model
+from vgg_report.train import TensorBoardCB
+
+def main(epochs: int = 100):
+    layers = [l for l, _ in weight_params(create_model('vgg38_bn'))]
+    cb, out = TensorBoardCB(), Path(tempfile.mkdtemp())
+    learn = SimpleNamespace(out=out, epoch=0, status='running', done=False, cfg=SimpleNamespace(model='vgg38_bn', epochs=epochs), grad_flow=[])
+    cb.before_epoch(learn)
+    scalars, heatmaps = [], []
+    for e in range(1, epochs + 1):
+        learn.epoch_flow = [dict(epoch=e, layer=l, last_batch=1e-3, epoch_mean=1e-3 / (i + 1)) for i, l in enumerate(layers)]
+        learn.grad_flow = learn.grad_flow + learn.epoch_flow
+        learn.row = dict(epoch=e, lr=1e-3, train_loss=4.6, train_acc=0.01, val_loss=4.6, val_acc=0.01, seconds=1.0)
+        learn.epoch = e
+        t = time.perf_counter(); cb.after_epoch(learn); dt = time.perf_counter() - t
+        (heatmaps if e % cb.heatmap_every == 0 or e == epochs else scalars).append(dt)
+    cb.cleanup(learn)
+    size = sum(p.stat().st_size for p in (out/'tb').iterdir())
+    print(f"{len(layers)} layers, {epochs} epochs: scalars only {statistics.median(scalars) * 1e3:.1f} ms an epoch (median), with the "
+          f"heatmap {statistics.median(heatmaps) * 1e3:.0f} ms (median, max {max(heatmaps) * 1e3:.0f}), on average "
+          f"{(sum(scalars) + sum(heatmaps)) / epochs * 1e3:.0f} ms an epoch; event files {size / 1e6:.2f} MB")
+
+if __name__ == '__main__': main(*map(int, sys.argv[1:]))
