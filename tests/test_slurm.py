@@ -21,7 +21,9 @@ LIMIT_ROWS = {'BN-x5': 'bn-x5', 'BN-seed=10': 'bn-seed-10'}
 ONE_HOST = ['--nodes=1', '--cpus-per-task=2', '--gpus-per-task=0', '--time=10']
 
 def _free_port() -> int:
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 def _say(log: list, msg: str):
     "One stage of the test, printed (pytest -s) and kept for the log file."
@@ -64,7 +66,8 @@ def slurm_cluster():
     tmpd = tempfile.mkdtemp(prefix='vs', dir='/tmp')      # short: Ray's socket paths live under it and must fit in 107 characters
     d, host = Path(tmpd), socket.gethostname().split('.')[0]
     for sub in ('state', 'spool'): (d/sub).mkdir()
-    (d/'munge.key').write_bytes(os.urandom(1024)); (d/'munge.key').chmod(0o400)
+    (d/'munge.key').write_bytes(os.urandom(1024))
+    (d/'munge.key').chmod(0o400)
     (d/'slurm.conf').write_text(_conf(d, host))
     env = dict(os.environ, **{MARK: tmpd}, SLURM_CONF=str(d/'slurm.conf'), RAY_TMPDIR=tmpd, VGG_RAY_PORT=str(_free_port()),
                VGG_VENV=sys.prefix)
@@ -88,7 +91,9 @@ def slurm_cluster():
         for _ in range(3):
             procs = list(_ours(tmpd).values())
             for p in procs:
-                try: p.send_signal(signal.SIGCONT); p.kill()
+                try:
+                    p.send_signal(signal.SIGCONT)        # a process the test held, too
+                    p.kill()
                 except psutil.NoSuchProcess: pass
             psutil.wait_procs(procs, timeout=20)
         for p in daemons: p.wait(timeout=20)
@@ -130,7 +135,9 @@ def _hold_mid_row(env, runs: Path, slugs, log) -> list:
             out = runs/'smoke-synthetic'/s
             if s not in held and (out/'history.csv').exists() and len((out/'history.csv').read_text().splitlines()) >= 2:
                 pid = FileLock(out/'.train.lock').holder_pid()
-                if pid: os.kill(pid, signal.SIGSTOP); held[s] = pid
+                if pid:
+                    os.kill(pid, signal.SIGSTOP)
+                    held[s] = pid
         return len(held) == len(slugs)
     _wait(hold, 240, 'the rows did not both save an epoch')
     _say(log, f"rows {', '.join(held)} saved epoch 1 and are held in epoch 2 (their training SIGSTOPped)")
@@ -191,7 +198,8 @@ def test_slurm_sweep_survives_scancel_and_a_time_limit(paper, tmp_path):
             j = _ended(env, job)
             text = out.read_text()
             stopped = [l for l in text.splitlines() if re.match(r'\[sweep\] .*: stopped (at batch \d+ of|after) epoch', l)]
-            _say(log, f"job {job}: JobState={j['JobState']} ExitCode={j['ExitCode']} RunTime={j['RunTime']} TimeLimit={j['TimeLimit']}; " + '; '.join(stopped))
+            _say(log, f"job {job}: JobState={j['JobState']} ExitCode={j['ExitCode']} RunTime={j['RunTime']} TimeLimit={j['TimeLimit']}; "
+                      + '; '.join(stopped))
             assert j['ExitCode'] == '130:0' and j['JobState'] == 'FAILED' and len(stopped) == 2, text
             assert 'interrupted: finished rows are kept' in text, text
             again = _sbatch(env, tmp_path, LIMIT_ROWS, runs)

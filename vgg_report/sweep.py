@@ -252,7 +252,8 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
                     res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.out/EXPERIMENT_NB))
                 progress.add(_after_retry(res, lost[j.name]) if lost[j.name] else res)
     except KeyboardInterrupt:                       # Ctrl-C or SIGTERM: the running rows save where they are, then the sweep stops
-        _stop_rows(ray, pending); raise
+        _stop_rows(ray, pending)
+        raise
 
 def _after_retry(res: dict, lost: list) -> dict:
     "A row that lost its worker or node: its result, with `retried` (why, each time) and `after_retry` (how it ended, in words)."
@@ -285,8 +286,12 @@ def _cancel_as_ctrl_c():
     t.start()
     try: yield
     finally:
-        signal.set_wakeup_fd(old_fd); signal.signal(signal.SIGURG, old_urg); signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        os.close(w); t.join(5); os.close(r)
+        signal.set_wakeup_fd(old_fd)
+        signal.signal(signal.SIGURG, old_urg)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(w)                     # the watcher reads end-of-file and returns
+        t.join(5)
+        os.close(r)
 
 def _ray_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0) -> dict:
     "`run_job` as a Ray task: stopped on request (`ray.cancel`, a Ctrl-C to the run), its outcome is `stopped`, with the run's last line."
