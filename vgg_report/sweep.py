@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_sweep.ipynb #842b8004
 from __future__ import annotations
-import math, os, secrets, sys, tempfile, time
+import math, os, secrets, signal, sys, tempfile, threading, time
 from dataclasses import dataclass
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.script import Param
-from .core import UserError, command, runs_dir as _runs_dir, get_device
+from .core import UserError, command, runs_dir as _runs_dir, get_device, on_stop_signals
 from .data import resolve_dataset
 from .models import create_model, check_model
 from .train import RunConfig, read_json, check_number, reproducible
@@ -21,10 +21,10 @@ from .runner import (select_rows, build_config, resolve_profile, run_folder, run
                                prepare_run_folder, execute_run, check_writable, check_readable, runs_dir_option, check_kernel, check_project, RunFailed, EXPERIMENT_NB, _acc)
 
 # %% auto #0
-__all__ = ['CPU_PARALLEL_EFFICIENCY', 'GPU_PACKING_SPEEDUP', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'Job', 'plan',
-           'model_macs', 'run_cost', 'calibrate', 'one_thread_each', 'packing_speedup', 'parallel_speedup',
-           'predicted_seconds', 'fmt_secs', 'run_job', 'SweepProgress', 'summary', 'sweep', 'grid_status', 'cpu_cores',
-           'sweep_width', 'vgg_sweep', 'vgg_status']
+__all__ = ['CPU_PARALLEL_EFFICIENCY', 'GPU_PACKING_SPEEDUP', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'STOP_WAIT_S',
+           'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'one_thread_each', 'packing_speedup',
+           'parallel_speedup', 'predicted_seconds', 'fmt_secs', 'run_job', 'SweepProgress', 'summary', 'sweep',
+           'grid_status', 'cpu_cores', 'sweep_width', 'vgg_sweep', 'vgg_status']
 
 # %% ../nbs/07_sweep.ipynb #dfffb10f
 @dataclass
@@ -245,24 +245,29 @@ def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, r
 
 # %% ../nbs/07_sweep.ipynb #77f31ab5
 def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries):
-    "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times."
+    "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times; a stop on request stops every row cleanly."
     use_gpu = (gpus or 0) > 0 if address is None else ray.cluster_resources().get('GPU', 0) > 0
     cpus = 1 if use_gpu else jobs[0].cfg.threads               # a CPU row trains on its own threads: Ray books them
-    task = ray.remote(num_cpus=cpus, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(run_job)
+    task = ray.remote(num_cpus=cpus, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(_ray_job)
     pending, lost = {task.remote(j, data_dir, force, False): j for j in jobs}, {j.name: [] for j in jobs}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        j = pending.pop(done[0])
-        try: res = ray.get(done[0])
-        except ray.exceptions.RayTaskError as e:    # run_job itself raised: the row's own failure, not retried
-            res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{type(e.cause).__name__}: {e.cause}', notebook=str(j.out/EXPERIMENT_NB))
-        except ray.exceptions.RayError as e:        # its worker or node died: the row resumes from its checkpoint elsewhere
-            lost[j.name].append(_lost(e))
-            if len(lost[j.name]) <= retries:
-                print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, from its last checkpoint", flush=True)
-                pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S)] = j; continue   # never --force: it may have finished
-            res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.out/EXPERIMENT_NB))
-        progress.add(_after_retry(res, lost[j.name]) if lost[j.name] else res)
+    try:
+        with on_stop_signals(_interrupt):           # after ray.init, whose own SIGTERM handler would end this process at once
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                j = pending.pop(done[0])
+                try: res = ray.get(done[0])
+                except ray.exceptions.RayTaskError as e:    # run_job itself raised: the row's own failure, not retried
+                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{type(e.cause).__name__}: {e.cause}', notebook=str(j.out/EXPERIMENT_NB))
+                except ray.exceptions.RayError as e:        # its worker or node died: the row resumes from its checkpoint elsewhere
+                    lost[j.name].append(_lost(e))
+                    if len(lost[j.name]) <= retries:
+                        print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, from its last checkpoint", flush=True)
+                        pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S)] = j; continue   # never --force
+                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.out/EXPERIMENT_NB))
+                progress.add(_after_retry(res, lost[j.name]) if lost[j.name] else res)
+    except KeyboardInterrupt:                       # Ctrl-C or SIGTERM: the running rows save where they are, then the sweep stops
+        _stop_rows(ray, pending)
+        raise
 
 def _after_retry(res: dict, lost: list) -> dict:
     "A row that lost its worker or node: its result, with `retried` (why, each time) and `after_retry` (how it ended, in words)."
@@ -271,6 +276,61 @@ def _after_retry(res: dict, lost: list) -> dict:
     how = {'busy': 'its run was still locked by the attempt it replaces', 'failed': 'not finished'}.get(
         res['outcome'], 'resumed from its last checkpoint' if res.get('resumed') else 'run again from its start (it had no checkpoint)')
     return dict(res, retried=lost, after_retry=how)
+
+# %% ../nbs/07_sweep.ipynb #e5b2f8a3
+STOP_WAIT_S = 60            # after Ctrl-C or SIGTERM, how long a Ray sweep waits for its running rows to save where they are
+
+def _interrupt(signum, frame): raise KeyboardInterrupt     # SIGTERM stops a sweep as Ctrl-C does
+
+@contextmanager
+def _cancel_as_ctrl_c():
+    """In a Ray worker's main thread, make `ray.cancel` act as Ctrl-C on the run at once. Ray blocks SIGINT in its workers (and the
+    kernel would inherit that), and its cancel is a simulated Ctrl-C that Python sees only when the thread next runs Python code,
+    while papermill may wait minutes on the kernel: SIGINT is unblocked, and a thread woken through the signal wakeup fd kicks the
+    main thread with a real, no-op signal."""
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    old_fd, old_urg = signal.set_wakeup_fd(w, warn_on_full_buffer=False), signal.signal(signal.SIGURG, lambda *_: None)
+    def watch(main=threading.main_thread().ident):
+        while b := os.read(r, 64):
+            if signal.SIGINT in b: signal.pthread_kill(main, signal.SIGURG)
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try: yield
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        signal.signal(signal.SIGURG, old_urg)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(w)                     # the watcher reads end-of-file and returns
+        t.join(5)
+        os.close(r)
+
+def _ray_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0) -> dict:
+    "`run_job` as a Ray task: stopped on request (`ray.cancel`, a Ctrl-C to the run), its outcome is `stopped`, with the run's last line."
+    try:
+        with _cancel_as_ctrl_c(): return run_job(job, data_dir, force, stream, lock_wait)
+    except KeyboardInterrupt as e:
+        return dict(row=job.name, out=str(job.out), outcome='stopped', error=' '.join(str(e).split()) or 'stopped at once; it keeps its last checkpoint')
+
+
+# %% ../nbs/07_sweep.ipynb #f6c3a9b4
+def _stop_rows(ray, pending: dict, wait: float = STOP_WAIT_S):
+    "Ask every row still on Ray (`pending`: task -> job) to stop as on Ctrl-C, and wait up to `wait` seconds while they save; one line per row."
+    print(f"\n[sweep] stopping: the running rows save where they are (up to {wait:.0f} s; Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+    for ref in pending: ray.cancel(ref)
+    deadline = time.time() + wait
+    while pending and time.time() < deadline:
+        for ref in ray.wait(list(pending), num_returns=1, timeout=max(0.1, deadline - time.time()))[0]:
+            j = pending.pop(ref)
+            try: res = ray.get(ref)
+            except ray.exceptions.TaskCancelledError: continue          # it had not started
+            except ray.exceptions.RayError as e: res = dict(outcome='lost', error=_lost(e) if not isinstance(e, ray.exceptions.RayTaskError) else str(e.cause))
+            what = res.get('error') if res['outcome'] in ('stopped', 'failed', 'lost') else f"{res['outcome']} before it could stop"
+            print(f"[sweep] {j.name}: {what}", file=sys.stderr, flush=True)
+    for j in pending.values(): print(f"[sweep] {j.name}: did not stop within {wait:.0f} s; it keeps its last checkpoint", file=sys.stderr, flush=True)
+
 
 # %% ../nbs/07_sweep.ipynb #c8f2d3e5
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
@@ -356,7 +416,8 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # by default no more at once than there are rows
     spm = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
     if dry_run: return _print_plan(todo, states)
-    try: results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
+    try:
+        with on_stop_signals(_interrupt): results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)   # SIGTERM (a scheduler) as Ctrl-C
     except KeyboardInterrupt:
         print("\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; run the same command again to resume",
               file=sys.stderr); sys.exit(130)
