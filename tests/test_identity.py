@@ -174,3 +174,14 @@ def test_a_bf16_run_set_is_read_and_labelled_as_bf16(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     text = subprocess.run(['pdftotext', str(tmp_path/'out/report/report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
     assert 'precision: bf16' in ' '.join(text.split('\f')[0].split())
+
+def test_a_run_started_on_another_kind_of_device_is_one_line(tmp_path):
+    "A partial run begun on a GPU and continued on a CPU (its generator state cannot move across): one line naming it, nothing lost."
+    from vgg_report.train import train_run, write_json
+    cfg = RunConfig(model='vgg08', epochs=2, n_train=100, n_val=50, n_test=50, device='cpu')
+    assert train_run(cfg, tmp_path/'r', progress='none', stop_after=1) is None
+    p = read_json(tmp_path/'r/params.json'); p['resolved_device'] = 'cuda:0'; write_json(tmp_path/'r/params.json', p)
+    before = (tmp_path/'r/checkpoint.pt').read_bytes()
+    with pytest.raises(UserError, match=r"was started on cuda:0 and cannot go on on cpu: .* \(--device cuda\)"):
+        train_run(cfg, tmp_path/'r', progress='none')
+    assert (tmp_path/'r/checkpoint.pt').read_bytes() == before and not (tmp_path/'r/metrics.json').exists()

@@ -523,6 +523,14 @@ class PauseCB(Callback):
         if learn.epoch >= self.epochs and learn.epoch < learn.cfg.epochs and learn.status == 'running': raise CancelFit
 
 # %% ../nbs/04_train.ipynb #b3b9ea59
+def _same_device_kind(out, device):
+    "A one-line UserError when the run in `out` was started on another kind of device: its random state cannot move across."
+    started = read_json(out/'params.json').get('resolved_device', '') if (out/'params.json').exists() else ''
+    if started and torch.device(started).type != device.type:
+        kind = torch.device(started).type
+        raise UserError(f"{out} was started on {started} and cannot go on on {device}: its random state belongs to {kind}; "
+                        f"resume it there (--device {kind}), or train on {device.type} into another --runs_dir")
+
 class CheckpointCB(Callback):
     "Resume from the run folder's latest sound checkpoint, or start it with `params.json`; save after every epoch (`learn.save`)."
     order = 40
@@ -538,6 +546,7 @@ class CheckpointCB(Callback):
                        'dataset_info': d.info, 'device_name': device_name(learn.device), 'resolved_device': str(learn.device),
                        'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
             return
+        _same_device_kind(out, learn.device)
         learn.model.load_state_dict(saved['model']); learn.opt.load_state_dict(saved['opt'])
         part = saved.get('partial')                              # an epoch stopped midway restarts its generator at its start; train_epoch skips the done batches
         learn.g.set_state(part['gen'] if part else saved['gen']); torch.set_rng_state(saved['torch_rng'])
