@@ -11,17 +11,10 @@ SLURM_PACKAGES := slurm-wlm munge
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-<<<<<<< HEAD
-.PHONY: install test test-fast docs site board report lab tex browser clean-venv gpu-wheels gpu-check
+.PHONY: install test test-fast docs site board report lab tex browser slurm clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
-install: $(STAMP) tex browser
-=======
-.PHONY: install test test-fast docs report lab tex slurm clean-venv gpu-wheels gpu-check
-.DEFAULT_GOAL := test
-
-install: $(STAMP) tex slurm
->>>>>>> issue-25
+install: $(STAMP) tex browser slurm
 
 # Re-runs only when setup.py or settings.ini (the requirements) change.
 $(STAMP): setup.py settings.ini
@@ -43,7 +36,6 @@ tex:
 	else echo "TeX Live is missing (needed only for the PDF); install it with:"; \
 	  echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; fi
 
-<<<<<<< HEAD
 # Debian's Chromium and its ChromeDriver for the browser tests (tests/test_watch.py), the same way.
 browser:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
@@ -52,7 +44,7 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
 	else echo "Chromium and ChromeDriver are missing (needed by the browser tests); install them with:"; \
 	  echo "  sudo apt-get install --no-install-recommends $(BROWSER_PACKAGES)"; fi
-=======
+
 # SLURM and munge for tests/test_slurm.py, which runs scripts/slurm_sweep.sh on a one-host cluster of its own (no system service
 # is started or touched): installed from Debian when we are root, else the one command to run is printed.
 slurm:
@@ -62,7 +54,6 @@ slurm:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SLURM_PACKAGES) >/dev/null; \
 	else echo "SLURM is missing (needed only for tests/test_slurm.py); install it with:"; \
 	  echo "  sudo apt-get install --no-install-recommends $(SLURM_PACKAGES)"; fi
->>>>>>> issue-25
 
 # pytest-xdist runs the tests on TEST_WORKERS processes of one thread each (two cores here: 2); `make test TEST_WORKERS=0` runs them
 # in this one process. The slowest tests are listed at the end, so the suite's cost stays visible.
