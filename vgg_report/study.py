@@ -5,7 +5,7 @@
 # %% ../nbs/05a_study.ipynb #282d7bcd
 from __future__ import annotations
 import math, re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 import numpy as np
 from .core import UserError
@@ -231,8 +231,8 @@ def _best_evidence(v, group, param):
 def _percent(c: Comparison) -> Comparison:
     "`c` with every result in percent (the thresholds and spread with them)."
     pct = lambda xs: [100 * x for x in xs]
-    return Comparison(c.verdict, pct(c.base), {n: pct(v) for n, v in c.others.items()}, None if c.spread is None else 100 * c.spread,
-                      c.df, c.level, {n: 100 * t for n, t in c.thresholds.items()}, c.ahead, c.behind)
+    return replace(c, base=pct(c.base), others={n: pct(v) for n, v in c.others.items()},
+                   spread=None if c.spread is None else 100 * c.spread, thresholds={n: 100 * t for n, t in c.thresholds.items()})
 
 def _best_rule(what, group):
     "The test of a best-setting claim in words, with the run set's threshold when `v` is given."

@@ -15,7 +15,7 @@ from fastcore.script import Param
 from .core import UserError, command, runs_dir as _runs_dir, get_device, on_stop_signals
 from .data import resolve_dataset
 from .models import create_model, check_model
-from .train import RunConfig, read_json, check_number, reproducible
+from .train import RunConfig, read_json, check_number, reproducible, run_threads
 from .study import Row
 from .runner import (select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
                                prepare_run_folder, execute_run, check_writable, check_readable, runs_dir_option, check_kernel, check_project, RunFailed, EXPERIMENT_NB, _acc)
@@ -69,11 +69,8 @@ def run_cost(cfg: RunConfig) -> float:
 def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int = None) -> float:
     "Seconds per forward-pass MAC, timed with a few VGG_38-BN training steps on `device` (on `threads` torch threads, when given)."
     dev = get_device(device)
-    if threads is not None:
-        before = torch.get_num_threads(); torch.set_num_threads(threads)
-        try: return calibrate(device, steps, bs)
-        finally: torch.set_num_threads(before)
-    with reproducible(dev): return _time_steps(dev, steps, bs)       # the kernels the runs themselves use
+    with run_threads(threads or torch.get_num_threads()), reproducible(dev):   # the threads and kernels the runs use
+        return _time_steps(dev, steps, bs)
 
 def _time_steps(dev, steps, bs) -> float:
     m = create_model('vgg38_bn').to(dev); opt = torch.optim.Adam(m.parameters())
