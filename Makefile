@@ -11,10 +11,10 @@ SLURM_PACKAGES := slurm-wlm munge
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: install test test-fast docs site board report lab tex browser slurm clean-venv gpu-wheels gpu-check
+.PHONY: install test test-fast docs site board report lab debian clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
-install: $(STAMP) tex browser slurm
+install: $(STAMP) debian
 
 # Re-runs only when setup.py or settings.ini (the requirements) change.
 $(STAMP): setup.py settings.ini
@@ -26,34 +26,21 @@ $(STAMP): setup.py settings.ini
 	@touch $(STAMP)
 	@echo "installed: $(VENV) ($$($(PY) -c 'import torch; print("torch", torch.__version__)'))"
 
-# TeX Live for the PDF (and poppler's pdftotext, which the tests read it with): installed from Debian when we are root,
-# else the one command to run is printed.
-tex:
-	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null && command -v pdftotext >/dev/null; then :; \
+# What Debian has to give: TeX Live for the PDF (and poppler's pdftotext, which the tests read it with), Chromium and ChromeDriver for
+# the browser tests (tests/test_watch.py), SLURM and munge for tests/test_slurm.py (a one-host cluster of its own; no system service
+# is started or touched). A group whose commands are missing is installed, all in one apt-get, when we are root; else the one
+# command to run is printed.
+missing = for c in $(1); do command -v $$c >/dev/null || { need="$$need $(2)"; break; }; done;
+debian:
+	@need=""; $(call missing,latexmk pdflatex pdftotext,$(TEX_PACKAGES)) \
+	$(call missing,chromium chromedriver,$(BROWSER_PACKAGES)) \
+	$(call missing,sbatch slurmctld slurmd munged,$(SLURM_PACKAGES)) \
+	if [ -z "$$need" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing TeX Live from Debian..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES) >/dev/null; \
-	else echo "TeX Live is missing (needed only for the PDF); install it with:"; \
-	  echo "  sudo apt-get install --no-install-recommends $(TEX_PACKAGES)"; fi
-
-# Debian's Chromium and its ChromeDriver for the browser tests (tests/test_watch.py), the same way.
-browser:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Chromium and ChromeDriver from Debian..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
-	else echo "Chromium and ChromeDriver are missing (needed by the browser tests); install them with:"; \
-	  echo "  sudo apt-get install --no-install-recommends $(BROWSER_PACKAGES)"; fi
-
-# SLURM and munge for tests/test_slurm.py, which runs scripts/slurm_sweep.sh on a one-host cluster of its own (no system service
-# is started or touched): installed from Debian when we are root, else the one command to run is printed.
-slurm:
-	@if command -v sbatch >/dev/null && command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing SLURM and munge from Debian..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SLURM_PACKAGES) >/dev/null; \
-	else echo "SLURM is missing (needed only for tests/test_slurm.py); install it with:"; \
-	  echo "  sudo apt-get install --no-install-recommends $(SLURM_PACKAGES)"; fi
+	  echo "installing from Debian:$$need"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
+	else echo "missing from Debian (TeX for the PDF, Chromium for the browser tests, SLURM for its test); install them with:"; \
+	  echo "  sudo apt-get install --no-install-recommends$$need"; fi
 
 # pytest-xdist runs the tests on TEST_WORKERS processes of one thread each (two cores here: 2); `make test TEST_WORKERS=0` runs them
 # in this one process. The slowest tests are listed at the end, so the suite's cost stays visible.
