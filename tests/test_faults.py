@@ -6,8 +6,8 @@ import pandas as pd, pytest
 from conftest import BIN, ROOT, SMOKE_CFG as CFG, run_cli, call_cli, one_error_line, run_notebook_here, same
 from vgg_report.core import FileLock
 from vgg_report.report import load_run_set, write_report_files
-from vgg_report.runner import run_lock, run_state
-from vgg_report.train import RunConfig, train_run, read_json, write_json, load_checkpoint, save_checkpoint, CHECKPOINT, PREVIOUS
+from vgg_report.rundir import RunDir, read_json, write_json, load_checkpoint, save_checkpoint, CHECKPOINT, PREVIOUS
+from vgg_report.train import RunConfig, train_run
 
 CLI_CFG = ['--model', 'vgg08', '--epochs', '3', '--n_train', '300', '--n_val', '100', '--n_test', '100', '--dataset', 'synthetic', '--device', 'cpu']
 
@@ -45,6 +45,7 @@ import os, signal, sys
 from pathlib import Path
 import torch; torch.set_num_threads(1)
 import vgg_report.train as T
+import vgg_report.rundir as RD
 cfg, out, point, n = eval(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 count = [0]
 def hit():
@@ -59,18 +60,18 @@ if point in ('step', 'sigint'):
         return r
     torch.optim.Adam.step = faulty_step
 elif point in ('checkpoint.pt', 'metrics.json'):
-    write = T.atomic_write
+    write = RD.atomic_write
     def faulty_write(path, data, keep=None):
         if Path(path).name == point and hit():
             blob = data if isinstance(data, bytes) else data.encode()
             Path(path).with_name(f'.{Path(path).name}.tmp{os.getpid()}').write_bytes(blob[:len(blob) // 2]); die()
         return write(path, data, keep)
-    T.atomic_write = faulty_write
+    RD.atomic_write = faulty_write
 elif point == 'rotate':                                   # between keeping the old checkpoint and renaming the new one in
     replace = os.replace
     def faulty_replace(src, dst):
         replace(src, dst)
-        if Path(dst).name == T.PREVIOUS and hit(): die()
+        if Path(dst).name == RD.PREVIOUS and hit(): die()
     os.replace = faulty_replace
 T.train_run(T.RunConfig(**cfg), out, progress='none')
 '''
@@ -90,7 +91,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, reference, point, n, epochs_save
     out = tmp_path/'run'
     r = run_faulty(out, point, n)
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
-    assert not (out/'metrics.json').exists() and run_state(out, RunConfig(**CFG).hash) == 'partial'
+    assert not (out/'metrics.json').exists() and RunDir(out).state(RunConfig(**CFG).hash) == 'partial'
     if point != 'rotate': assert_readers_see_valid_files(out)
     ck = out/CHECKPOINT if (out/CHECKPOINT).exists() else out/PREVIOUS
     assert load_checkpoint(ck)['epoch'] == epochs_saved
@@ -293,7 +294,7 @@ def test_report_during_a_sweep_uses_only_finished_runs(paper, tmp_path):
 @pytest.mark.slow
 def test_stale_locks_of_a_killed_sweep_are_recovered(tmp_path):
     base = tmp_path/'smoke-synthetic'; base.mkdir(parents=True)
-    for lock in (base/'.vgg_08.lock', base/'vgg_08'/'.train.lock'):
+    for lock in (base/'.vgg_08.lock',):                              # a run's one lock
         lock.parent.mkdir(exist_ok=True)
         p = _hold(lock); p.send_signal(signal.SIGKILL); p.wait()            # the holder died holding it: the file stays
         assert lock.exists() and not FileLock(lock).locked_elsewhere()
@@ -326,13 +327,13 @@ def test_ctrl_c_stops_vgg_run_within_seconds_and_it_resumes(tmp_path):
     out = tmp_path/'custom-synthetic'/'i'
     p = subprocess.Popen([str(BIN/'vgg_run'), *LONG, '--runs_dir', str(tmp_path), '--name', 'i'], cwd=ROOT, start_new_session=True,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    _wait(lambda: FileLock(out/'.train.lock').locked_elsewhere(), p)
+    _wait(lambda: RunDir(out).trainer_pid() is not None, p)           # the kernel trains
     time.sleep(3)                                                      # well into the first epoch
     t0 = time.time(); os.killpg(p.pid, signal.SIGINT)                  # what Ctrl-C in a terminal does
     text, _ = p.communicate(timeout=60)
     assert p.returncode == 130 and time.time() - t0 < 15, text[-3000:]
     assert 'interrupted:' in text and 'run the same command again to resume' in text, text[-3000:]
-    time.sleep(1); assert not FileLock(out/'.train.lock').locked_elsewhere()    # no kernel left training
+    time.sleep(1); assert RunDir(out).trainer_pid() is None and not RunDir(out).busy    # no kernel left training
     assert not (out/'metrics.json').exists()
     r = run_cli('vgg_run', *LONG, '--runs_dir', tmp_path, '--name', 'i')
     assert r.returncode == 0 and 'complete' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
@@ -346,7 +347,7 @@ def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(paper, tmp_path):
     runs, _ = paper
     args = ['--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', str(tmp_path), '--jobs', '1', '--only', 'VGG_08', 'BN-Baseline']
     p = subprocess.Popen([str(BIN/'vgg_sweep'), *args], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    _wait(lambda: FileLock(tmp_path/'smoke-synthetic'/'bn-baseline'/'.train.lock').locked_elsewhere(), p)
+    _wait(lambda: RunDir(tmp_path/'smoke-synthetic'/'bn-baseline').trainer_pid() is not None, p)
     time.sleep(1)
     t0 = time.time(); os.killpg(p.pid, signal.SIGINT)
     text, _ = p.communicate(timeout=60)

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, BIN, run_cli, call_cli, one_error_line, same
 from vgg_report.core import FileLock, UserError
-from vgg_report.train import RunConfig, read_json
+from vgg_report.train import RunConfig
+from vgg_report.rundir import read_json
 
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
 
@@ -119,7 +120,7 @@ def test_a_retry_never_forces(tmp_path):
     "`vgg_sweep --force` forces a row's first attempt only: when the attempt on a lost node had finished it, the retry keeps that."
     from test_sweep import FakeRay, NodeDiedError
     from vgg_report.sweep import plan, SweepProgress, _ray_run
-    from vgg_report.train import write_json
+    from vgg_report.rundir import write_json
     jobs = plan('paper', ['VGG_38'], 'smoke', 'synthetic', tmp_path, device='cpu')
     def finish_then_die(job):
         job.out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +170,8 @@ def test_a_bf16_run_set_is_read_and_labelled_as_bf16(tmp_path):
     states = {d['row']: d['status'] for d in json.loads(st.stdout)}
     assert states['VGG_08'] == states['BN-Baseline'] == 'complete', states
     assert {d['status'] for d in json.loads(call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path/'runs', '--json').stdout)
-            if d['row'] == 'VGG_08'} == {'stale'}                                              # fp32 is another configuration
+            if d['row'] == 'VGG_08'} == {'missing'}                                            # fp32 is another run set
+    assert sorted(p.name for p in (tmp_path/'runs').iterdir() if not p.name.startswith('.')) == ['smoke-synthetic-bf16']
     r = run_cli('vgg_build_report', *args, '--out', tmp_path/'out')
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     text = subprocess.run(['pdftotext', str(tmp_path/'out/report/report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
@@ -177,7 +179,8 @@ def test_a_bf16_run_set_is_read_and_labelled_as_bf16(tmp_path):
 
 def test_a_run_started_on_another_kind_of_device_is_one_line(tmp_path):
     "A partial run begun on a GPU and continued on a CPU (its generator state cannot move across): one line naming it, nothing lost."
-    from vgg_report.train import train_run, write_json
+    from vgg_report.train import train_run
+    from vgg_report.rundir import write_json
     cfg = RunConfig(model='vgg08', epochs=2, n_train=100, n_val=50, n_test=50, device='cpu')
     assert train_run(cfg, tmp_path/'r', progress='none', stop_after=1) is None
     p = read_json(tmp_path/'r/params.json'); p['resolved_device'] = 'cuda:0'; write_json(tmp_path/'r/params.json', p)
@@ -185,3 +188,46 @@ def test_a_run_started_on_another_kind_of_device_is_one_line(tmp_path):
     with pytest.raises(UserError, match=r"was started on cuda:0 and cannot go on on cpu: .* \(--device cuda\)"):
         train_run(cfg, tmp_path/'r', progress='none')
     assert (tmp_path/'r/checkpoint.pt').read_bytes() == before and not (tmp_path/'r/metrics.json').exists()
+
+def test_precision_and_device_kind_name_the_run_set(tmp_path):
+    "bf16 and GPU runs live in run sets of their own; a GPU run set is read (status, report plan) on a machine without a GPU."
+    from vgg_report.rundir import run_set_name
+    from vgg_report.sweep import plan
+    assert [run_set_name('quick', 'synthetic'), run_set_name('smoke', 'synthetic', 'bf16'), run_set_name('full', 'cifar100', 'fp32', 'cuda:1'),
+            run_set_name('full', 'cifar100', 'bf16', 'mps')] == ['quick-synthetic', 'smoke-synthetic-bf16', 'full-cifar100-cuda',
+                                                                  'full-cifar100-bf16-mps']
+    jobs = plan('paper', None, 'smoke', 'synthetic', tmp_path, device='cuda', reading=True)
+    assert {j.out.parent for j in jobs} == {tmp_path/'smoke-synthetic-cuda'}
+    done = jobs[0].out
+    (tmp_path/'smoke-synthetic'/done.name).mkdir(parents=True)          # a finished CPU run of the same row: another set
+    from vgg_report.rundir import write_json
+    write_json(tmp_path/'smoke-synthetic'/done.name/'params.json', dict(config_hash=jobs[0].cfg.hash))
+    write_json(tmp_path/'smoke-synthetic'/done.name/'metrics.json', dict(config_hash=jobs[0].cfg.hash, status='complete', val_acc=0.5, test_acc=0.5, wall_seconds=1.0))
+    r = call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path, '--device', 'cuda', '--json')
+    assert r.returncode == 0 and r.stdout, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
+    assert {d['status'] for d in json.loads(r.stdout)} == {'missing'}, r.stderr
+    assert {Path(d['folder']).parent.name for d in json.loads(r.stdout)} == {'smoke-synthetic-cuda'}
+    r = call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path, '--device', 'cpu', '--json')
+    assert {d['row']: d['status'] for d in json.loads(r.stdout)}[jobs[0].name] == 'complete'
+    r = call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path, '--device', 'tpu')
+    assert r.returncode == 2 and "--device 'tpu' is not a device" in one_error_line(r)
+
+def test_a_cifar_format_copy_that_is_not_the_official_one_is_labelled_so(tmp_path):
+    "A run on CIFAR-format files that are not the official CIFAR-100: its report says so and compares none of its numbers."
+    import vgg_report.data as D
+    from vgg_report.rundir import RunDir
+    from vgg_report.report import RunRecord, paper_vs_ours, comparability, unofficial, numbers_tex, study_scope, UNOFFICIAL
+    from vgg_report.study import ROWS
+    from vgg_report.train import train_run
+    D.write_cifar_like(tmp_path/'data', n_train=200, n_test=50)
+    cfg = RunConfig(row='BN-Baseline', model='vgg08', epochs=1, n_train=100, n_val=10, n_test=50, dataset='cifar100', profile='full')
+    train_run(cfg, tmp_path/'r', data_dir=tmp_path/'data', progress='none')
+    rec = RunRecord(ROWS['BN-Baseline'], 'complete', tmp_path/'r')
+    rec.metrics, rec.params, rec.history, rec.grad_flow = RunDir(tmp_path/'r').results()
+    assert rec.params['dataset'] == 'cifar100' and rec.params['dataset_info']['official'] is False
+    recs = {'BN-Baseline': rec}
+    assert unofficial(recs) and comparability('full', 'cifar100', official=False) == UNOFFICIAL
+    assert set(paper_vs_ours(recs, 'full', 'cifar100').verdict) == {'not comparable'}
+    assert 'no number here is comparable' in study_scope('full', 'cifar100', official=False)
+    tex = numbers_tex(recs, 'full', 'cifar100', 'full-cifar100', [], paper_vs_ours(recs, 'full', 'cifar100'))
+    assert '\\newcommand{\\RunDataset}{a CIFAR-format copy that is not the official CIFAR-100}' in tex, tex[:3000]

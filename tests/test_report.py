@@ -5,7 +5,7 @@ import pytest
 from conftest import ROOT, run_cli, call_cli, one_error_line, shared
 from vgg_report.study import GRIDS, PAPER_GRID
 from vgg_report.report import fmt_acc, fmt_loss, FIGURES, load_run_set, write_report_files
-from vgg_report.train import read_json, write_json
+from vgg_report.rundir import read_json, write_json
 
 pytestmark = pytest.mark.slow
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']

@@ -7,7 +7,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import ROOT, same
-from vgg_report.core import FileLock
+from vgg_report.rundir import RunDir
 
 pytestmark = pytest.mark.slow
 
@@ -127,14 +127,14 @@ def _ended(env, job: str, timeout: float = 240) -> dict:
     return _job(env, job)
 
 def _hold_mid_row(env, runs: Path, slugs, log) -> list:
-    """Once each row has saved its first epoch, SIGSTOP its training (the kernel holding the run's train lock): the rows are then
+    """Once each row has saved its first epoch, SIGSTOP its training (the kernel training under the run's lock): the rows are then
     in their second epoch for as long as the test needs, as long rows would be, whatever this machine's speed."""
     held = {}
     def hold():
         for s in slugs:
             out = runs/'smoke-synthetic'/s
             if s not in held and (out/'history.csv').exists() and len((out/'history.csv').read_text().splitlines()) >= 2:
-                pid = FileLock(out/'.train.lock').holder_pid()
+                pid = RunDir(out).trainer_pid()
                 if pid:
                     os.kill(pid, signal.SIGSTOP)
                     held[s] = pid

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from conftest import BIN, ROOT, run_cli, call_cli, one_error_line, same
 from vgg_report.core import FileLock
-from vgg_report.runner import run_lock
+from vgg_report.rundir import RunDir
 from vgg_report.study import PAPER_GRID
-from vgg_report.train import read_json, write_json, load_checkpoint, save_checkpoint
+from vgg_report.rundir import read_json, write_json, load_checkpoint, save_checkpoint
 
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
 
@@ -80,7 +80,7 @@ def test_ray_sweep_matches_sequential(paper, tmp_path):
 @pytest.mark.slow
 def test_two_sweeps_never_run_a_row_twice(tmp_path):
     args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', 'BN-Baseline']
-    a = _sweep_until(args, lambda: run_lock(tmp_path/'smoke-synthetic'/'bn-baseline').locked_elsewhere())
+    a = _sweep_until(args, lambda: RunDir(tmp_path/'smoke-synthetic'/'bn-baseline').busy)
     os.killpg(a.pid, signal.SIGSTOP)             # A stays inside the row, holding its lock, however fast the host finishes a smoke row
     try:
         assert status(tmp_path)['BN-Baseline']['status'] == 'running'

@@ -4,7 +4,8 @@ from dataclasses import asdict
 from pathlib import Path
 import pandas as pd, pytest, torch
 from conftest import BIN, ROOT, SMOKE_CFG as SMOKE, run_cli, call_cli, one_error_line, same
-from vgg_report.train import RunConfig, train_run, read_json, load_checkpoint
+from vgg_report.train import RunConfig, train_run
+from vgg_report.rundir import read_json, load_checkpoint
 from vgg_report.models import count_params, create_model
 
 METRIC_KEYS = {'status', 'row', 'model', 'dataset', 'profile', 'config_hash', 'best_epoch', 'train_loss', 'train_acc', 'val_loss',

@@ -11,36 +11,43 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir
-from .runner import run_state, run_lock, check_kernel, check_can_create, KERNEL, KERNEL_SHUTDOWN
+from .runner import check_kernel, check_can_create, KERNEL, KERNEL_SHUTDOWN
+from .rundir import FINISHED
 from .study import (Row, GRIDS, ROWS, TABLE_GROUPS, PAPER, TOLERANCE, COMPARED, CHANCE, CLAIMS, FIGURE_ROWS, FIGURE_GROUPS,
                               REMEDIES, LEVEL, group_rows, seed_families, check_study, compare_settings,
                               comparison_text)
 from .sweep import plan
-from .train import read_json
 from .models import create_model, count_params
 from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 
 # %% auto #0
-__all__ = ['FIGURES', 'TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc', 'fmt_loss',
-           'fmt_epoch', 'header', 'booktabs', 'mean_std', 'group_table', 'seed_family', 'extended_table',
-           'comparability', 'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'study_scope', 'numbers_tex',
-           'provenance_table', 'report_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap',
-           'remedies_table', 'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf', 'vgg_build_report']
+__all__ = ['UNOFFICIAL', 'FIGURES', 'TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'RunRecord', 'load_run_set', 'tex_escape', 'fmt_acc',
+           'fmt_loss', 'fmt_epoch', 'header', 'booktabs', 'mean_std', 'group_table', 'seed_family', 'extended_table',
+           'unofficial', 'comparability', 'paper_vs_ours', 'paper_table', 'first_layer_grads', 'claims', 'study_scope',
+           'numbers_tex', 'provenance_table', 'report_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds',
+           'fig_heatmap', 'remedies_table', 'remedies_verdict', 'fig_remedies', 'write_report_files', 'build_pdf',
+           'vgg_build_report']
 
 # %% ../nbs/08_report.ipynb #810534aa
 @dataclass
 class RunRecord:
     "One row of the grid in a run set: its state and, when finished, its files."
-    row: Row; status: str; out: Path
-    metrics: dict = None; params: dict = None; history: pd.DataFrame = None; grad_flow: pd.DataFrame = None
+    row: Row
+    status: str
+    out: Path
+    metrics: dict = None
+    params: dict = None
+    history: pd.DataFrame = None
+    grad_flow: pd.DataFrame = None
     @property
-    def finished(self) -> bool: return self.status in ('complete', 'diverged')
+    def finished(self) -> bool: return self.status in FINISHED
 
-def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper', precision: str = 'fp32', threads: int = 1) -> dict:
-    """`{row name: RunRecord}` in the run set `<runs_dir>/<profile>-<dataset>`, checked for mixing and staleness: the paper grid's
+def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper', precision: str = 'fp32', threads: int = 1,
+                 device: str = 'auto') -> dict:
+    """`{row name: RunRecord}` in the run set of `profile`, `dataset`, `precision` and `device`'s kind, checked for mixing and staleness: the paper grid's
     rows and those of `grid` (paper, extended, all or a CSV grid file), whatever their state, and every other built-in row
     that has a run there. A row outside the grid that was run is not listed as missing."""
-    ident = dict(precision=precision, threads=threads)              # what the runs were trained with: part of their hash
+    ident = dict(precision=precision, threads=threads, device=device, reading=True)   # what the runs were trained with
     jobs = plan('all', None, profile, dataset, runs_dir, quiet=True, **ident)
     extra = [] if grid in GRIDS else plan(grid, None, profile, dataset, runs_dir, quiet=True, **ident)
     wanted = {r.name for r in GRIDS['paper']} | ({r.name for r in GRIDS[grid]} if grid in GRIDS else {j.name for j in extra})
@@ -48,21 +55,20 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper',
     check_study([j.row for j in jobs])
     recs = {}
     for j in jobs:
-        st = run_state(j.out, j.cfg.hash)
+        run = j.run
+        st = run.state(j.cfg.hash)
         if st == 'missing' and j.name not in wanted: continue
-        if (j.out/'params.json').exists():
-            p = read_json(j.out/'params.json')
+        p = run.params
+        if p is not None:
             if (p.get('profile'), p.get('dataset')) != (j.cfg.profile, j.cfg.dataset):
                 raise UserError(f"{j.out} holds a {p.get('profile')}/{p.get('dataset')} run inside the {j.cfg.profile}-{j.cfg.dataset} set; "
                                 f"a report never mixes run sets: move it to its own set or delete it")
         if st == 'stale':
             raise UserError(f"{j.out} was made with a configuration that no longer matches the grid (row {j.name}); "
                             f"re-run `vgg_sweep --profile {j.cfg.profile} --dataset {j.cfg.dataset}` to refresh it")
-        if run_lock(j.out).locked_elsewhere(): st = 'running'     # a sweep is on it: whatever is there is not final
+        if run.busy: st = 'running'                 # a sweep is on it: whatever is there is not final
         r = RunRecord(j.row, st, j.out)
-        if r.finished:
-            r.metrics, r.params = read_json(j.out/'metrics.json'), read_json(j.out/'params.json')
-            r.history, r.grad_flow = pd.read_csv(j.out/'history.csv'), pd.read_csv(j.out/'grad_flow.csv')
+        if r.finished: r.metrics, r.params, r.history, r.grad_flow = run.results()
         recs[j.name] = r
     return recs
 
@@ -154,16 +160,24 @@ def extended_table(recs: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 # %% ../nbs/08_report.ipynb #7887c75b
-def comparability(profile: str, dataset: str) -> str:
+UNOFFICIAL = 'a CIFAR-format copy that is not the official CIFAR-100'
+
+def unofficial(recs: dict) -> bool:
+    "Whether a finished run of `recs` trained on CIFAR-format files that are not the official full-size CIFAR-100."
+    ps = [r.params or {} for r in recs.values() if r.finished]
+    return any(p.get('dataset') == 'cifar100' and not p.get('dataset_info', {}).get('official', True) for p in ps)
+
+def comparability(profile: str, dataset: str, official: bool = True) -> str:
     "Why a run set's numbers cannot be set against the seed report's; '' when they can (the full profile on CIFAR-100)."
     if dataset != 'cifar100': return 'synthetic data' if dataset == 'synthetic' else f'the {dataset} data'
+    if not official: return UNOFFICIAL
     if profile != 'full': return f'the {profile} profile (the seed report trained 100 epochs on all of CIFAR-100)'
     return ''
 
 def paper_vs_ours(recs: dict, profile: str = 'full', dataset: str = 'cifar100') -> pd.DataFrame:
     """Seed report vs this run set for each compared metric of the rows it has: paper, ours, difference, verdict. Outside the
     full profile on CIFAR-100 (`comparability`) no number is within or outside: each is `not comparable`, with no difference."""
-    comparable, out = not comparability(profile, dataset), []
+    comparable, out = not comparability(profile, dataset, not unofficial(recs)), []
     for name, nums in PAPER.items():
         if name not in recs: continue
         for k in COMPARED:
@@ -236,13 +250,16 @@ def claims(recs: dict) -> list:
 # %% ../nbs/08_report.ipynb #d30691c1
 def _macro(name, value) -> str: return f'\\newcommand{{\\{name}}}{{{value}}}\n'
 
-def study_scope(profile: str, dataset: str) -> str:
+def study_scope(profile: str, dataset: str, official: bool = True) -> str:
     "One sentence for the first page: what a run set of this profile and dataset can tell, and what it cannot."
     if profile == 'smoke': return 'A smoke run set only shows that every step of the study runs: its numbers mean nothing.'
     if dataset != 'cifar100':
         return ('On synthetic data the study can show its phenomena (whether plain VGG\_38 learns, whether its early gradients vanish, '
                 'whether batch normalization makes it train), not CIFAR-100 accuracies: no number here is comparable with the seed '
                 "report's, and settings closer than the seeds can tell apart are called not distinguishable.")
+    if not official:
+        return (f'On {UNOFFICIAL} (a subset, or other files in its format) the study shows its phenomena; no number here is '
+                "comparable with the seed report's.")
     if profile == 'full': return "This is the seed report's setting: its numbers are comparable with the seed report's."
     return ('On a subset of CIFAR-100 for a few epochs the study shows its phenomena and the direction of the differences, '
             "with accuracies far below the seed report's.")
@@ -255,10 +272,11 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
     synthetic = dataset == 'synthetic'
     fin = [r for r in recs.values() if r.finished]
     one = next(iter(fin), None)
-    s += _macro('RunProfile', profile) + _macro('RunDataset', 'synthetic data' if synthetic else 'CIFAR-100')
+    label = 'synthetic data' if synthetic else UNOFFICIAL if unofficial(recs) else 'CIFAR-100'
+    s += _macro('RunProfile', profile) + _macro('RunDataset', label)
     s += _macro('RunSet', tex_escape(run_set))
     s += _macro('DataStatement', 'the built-in \\textbf{synthetic} dataset (a procedural stand-in for CIFAR-100 with the same shapes and split sizes), '
-                                 'so no number here is comparable with the seed report' if synthetic else 'CIFAR-100')
+                                 'so no number here is comparable with the seed report' if synthetic else label)
     s += _macro('ProfileStatement', {'full': 'the full profile (100 epochs on all data, as the seed report)',
                                      'quick': 'the quick profile (a CPU-sized version: fewer epochs on a subset of the images)',
                                      'smoke': 'the smoke profile (the smallest run that exercises every code path; its numbers mean nothing)'}.get(profile, profile))
@@ -271,9 +289,9 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, 
     s += _macro('NumRows', len(recs)) + _macro('NumFinished', len(fin))
     s += _macro('NumMissing', len(recs) - len(fin)) + _macro('NumDiverged', sum(r.metrics['status'] == 'diverged' for r in fin))
     s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}") + _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
-    vc, why = pv.verdict.value_counts(), comparability(profile, dataset)
+    vc, why = pv.verdict.value_counts(), comparability(profile, dataset, not unofficial(recs))
     s += _macro('NumWithin', int(vc.get('within', 0))) + _macro('NumOutside', int(vc.get('outside', 0))) + _macro('NumCompared', len(pv))
-    s += _macro('StudyScope', study_scope(profile, dataset))
+    s += _macro('StudyScope', study_scope(profile, dataset, not unofficial(recs)))
     s += _macro('PaperComparison', f"on {tex_escape(why)} none of the {len(pv)} comparisons is meaningful: none is called within "
                                    f"or outside, each is \\emph{{not comparable}} (or missing, or diverged)" if why else
                                    f"{int(vc.get('within', 0))} of {len(pv)} comparisons fall within it and {int(vc.get('outside', 0))} outside "
@@ -498,7 +516,7 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
     out = Path(out) if out else project_root()
     figs, rep = out/'figures', out/'report'
     (rep/'tables').mkdir(parents=True, exist_ok=True)
-    run_set = f'{profile}-{dataset}'
+    run_set = next(iter(recs.values())).out.parent.name      # the run set's folder: its name says what it holds
     written = []
     with plt.rc_context(report_style()):
         for name, build in FIGURES.items(): written += save_fig(build(recs), figs, name)
@@ -552,23 +570,24 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto (full
                      data_dir: str = None,  # data directory (to resolve --dataset auto)
                      precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep): fp32 or bf16
                      threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
+                     device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep): its kind names the run set
                     ):
     "Build the report's figures, tables and PDF from one run set."
     import papermill as pm
     root = Path(out).resolve() if out else project_root()
     for d in ('figures', 'report'): check_can_create(root/d, '--out' if out else 'the project folder')   # before any work
-    jobs = plan('all', None, profile, dataset, runs_dir, data_dir, precision=precision, quiet=True, threads=threads)
+    jobs = plan('all', None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads, reading=True)
     prof, ds, n_threads = jobs[0].cfg.profile, jobs[0].cfg.dataset, jobs[0].cfg.threads
     if grid not in GRIDS: grid = str(Path(grid).resolve())
-    recs = load_run_set(prof, ds, runs_dir, grid, precision, n_threads)   # the guards (and the grid file's checks), before any work
+    recs = load_run_set(prof, ds, runs_dir, grid, precision, n_threads, device)   # the guards (and the grid file's checks), before any work
     n_fin = sum(r.finished for r in recs.values())
     if n_fin == 0: raise UserError(f"{jobs[0].out.parent} has no finished run; run `vgg_sweep --profile {prof} --dataset {ds}` first")
     check_kernel()
     (root/'report').mkdir(parents=True, exist_ok=True)
-    print(f"report of {prof}-{ds}: {n_fin} of {len(recs)} rows finished; writing to {root/'figures'} and {root/'report'}", flush=True)
+    print(f"report of {jobs[0].out.parent.name}: {n_fin} of {len(recs)} rows finished; writing to {root/'figures'} and {root/'report'}", flush=True)
     try:
         pm.execute_notebook(str(nbs_dir()/REPORT_NB), str(root/'report'/'report_notebook.ipynb'), kernel_name=KERNEL, cwd=str(nbs_dir()),
-                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root), grid=grid,
+                            parameters=dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root), grid=grid, device=device,
                                             precision=precision, threads=n_threads), progress_bar=False,
                             shutdown_kernel=KERNEL_SHUTDOWN)
     except pm.PapermillExecutionError as e:

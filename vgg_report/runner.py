@@ -7,18 +7,18 @@ from __future__ import annotations
 import csv, re, os, signal, sys, time, tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
-from .core import UserError, command, ENV_RUNS, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, FileLock, ENV_DIE_WITH_PARENT, on_stop_signals
+from .core import UserError, command, ENV_RUNS, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, ENV_DIE_WITH_PARENT, on_stop_signals
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
 from .study import Row, slugify, PAPER_GRID, EXTENDED_GRID, GRIDS, ROWS
-from .train import RunConfig, read_json, write_json, check_number
+from .rundir import RunDir, run_set_dir, device_kind, METRICS, FAILURE, NOTEBOOK, FINISHED
+from .train import RunConfig, check_number
 
 # %% auto #0
-__all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'FAILURE', 'NOTEBOOK_PARAMS', 'find_row',
-           'read_grid', 'select_rows', 'resolve_profile', 'run_folder', 'run_state', 'set_aside', 'prepare_run_folder',
-           'run_lock', 'runs_dir_option', 'check_writable', 'check_can_create', 'check_readable', 'install_kernel',
-           'check_kernel', 'parameters_cell', 'check_parameters', 'check_project', 'notebook_run', 'execute_run',
-           'RunFailed', 'build_config', 'vgg_run']
+__all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'NOTEBOOK_PARAMS', 'find_row', 'read_grid',
+           'select_rows', 'resolve_profile', 'run_folder', 'runs_dir_option', 'check_writable', 'check_can_create',
+           'check_readable', 'install_kernel', 'check_kernel', 'parameters_cell', 'check_parameters', 'check_project',
+           'notebook_run', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
 
 # %% ../nbs/06_runner.ipynb #c4e7e2bd
 def find_row(name: str) -> Row:
@@ -95,7 +95,7 @@ PROFILES = {  # epochs and subset sizes (None: the whole split)
 def resolve_profile(profile: str = 'auto', device: str = 'auto', quiet: bool = False) -> str:
     "`full` on a GPU and `quick` on a CPU for `auto` (said in one line); else the named profile."
     if profile == 'auto':
-        chosen = 'full' if get_device(device).type == 'cuda' else 'quick'
+        chosen = 'full' if device_kind(device) == 'cuda' else 'quick'
         if not quiet: print(f"profile auto: {chosen} ({'a GPU is' if chosen == 'full' else 'no GPU:'} {'available' if chosen == 'full' else 'the CPU-sized version of every row'})", file=sys.stderr)
         return chosen
     if profile not in PROFILES: raise UserError(f"--profile {profile!r} is not a profile; use one of auto, {', '.join(PROFILES)}")
@@ -103,41 +103,9 @@ def resolve_profile(profile: str = 'auto', device: str = 'auto', quiet: bool = F
 
 
 # %% ../nbs/06_runner.ipynb #42a810ec
-def run_folder(runs_dir, profile: str, dataset: str, slug: str) -> Path:
-    return _runs_dir(runs_dir)/f'{profile}-{dataset}'/slug
-
-def run_state(out: Path, cfg_hash: str) -> str:
-    "`missing`, `complete`, `diverged`, `partial` (same config, unfinished), `failed` (its last attempt failed) or `stale` (another config)."
-    if not out.exists() or not (out/'params.json').exists(): return 'missing'
-    try:
-        if (out/'metrics.json').exists():
-            m = read_json(out/'metrics.json')
-            return m['status'] if m.get('config_hash') == cfg_hash else 'stale'
-        if read_json(out/'params.json').get('config_hash') != cfg_hash: return 'stale'
-        return 'failed' if (out/'failure.json').exists() else 'partial'
-    except (ValueError, KeyError, OSError): return 'stale'
-
-def set_aside(out: Path, why: str) -> Path:
-    "Rename `out` to `<name>.<why>-<timestamp>` beside it, so nothing is overwritten; return the new path."
-    dest = out.with_name(f"{out.name}.{why}-{time.strftime('%Y%m%d-%H%M%S')}")
-    i = 1
-    while dest.exists(): dest = dest.with_name(f'{dest.name}-{i}'); i += 1
-    out.rename(dest)
-    return dest
-
-def prepare_run_folder(out: Path, cfg: RunConfig, force: bool = False, quiet: bool = False) -> str:
-    "Get `out` ready for `cfg`: returns its state; a stale folder, or a finished one when `force`, is set aside first."
-    state = run_state(out, cfg.hash)
-    if state == 'stale' or (force and state in ('complete', 'diverged')):
-        dest = set_aside(out, 'stale' if state == 'stale' else 'old')
-        if not quiet: print(f"{out} held {'another configuration' if state == 'stale' else 'a finished run'}: kept as {dest.name}", file=sys.stderr)
-        state = 'missing'
-    if state in ('missing', 'partial', 'failed'): out.mkdir(parents=True, exist_ok=True)
-    return state
-
-def run_lock(out: Path) -> FileLock:
-    "The lock that makes one process at a time run the folder `out` (a hidden file beside it, so it survives setting aside)."
-    return FileLock(out.parent/f'.{out.name}.lock')
+def run_folder(runs_dir, cfg: RunConfig, slug: str, device: str = None) -> Path:
+    "Where the run `cfg` lives: `<runs_dir>/<run set>/<slug>` (the run set of its profile, dataset, precision and device kind)."
+    return run_set_dir(runs_dir, cfg.profile, cfg.dataset, cfg.precision, device or cfg.device)/slug
 
 # %% ../nbs/06_runner.ipynb #113be2be
 def runs_dir_option(given=None) -> str:
@@ -175,8 +143,7 @@ KERNEL = 'vgg_report'
 # How papermill ends a kernel once every cell has run (and its outputs arrived): at once. A graceful shutdown waited 1-4 s here for
 # the training kernel to exit, on every run; by then the run's files are all written, each one atomically.
 KERNEL_SHUTDOWN = 'immediate'
-EXPERIMENT_NB = 'experiment.ipynb'
-FAILURE = 'failure.json'
+EXPERIMENT_NB = NOTEBOOK                       # the template in nbs/, and its executed copy in each run's folder
 
 def install_kernel(name: str = KERNEL, display_name: str = 'Python (vgg_report)') -> Path:
     "Register this interpreter as the Jupyter kernel `name` inside its environment (what `make install` does)."
@@ -199,7 +166,7 @@ def check_kernel(name: str = KERNEL):
                         f"`{sys.executable} -c 'from vgg_report.runner import install_kernel; install_kernel()'`")
 
 NOTEBOOK_PARAMS = {  # the experiment notebook's parameters beyond RunConfig's fields: (type, default, help)
-    'out_dir': (str, '', "the run's folder ('': runs/<profile>-<dataset>/<row>, where vgg_run puts it)"),
+    'out_dir': (str, '', "the run's folder ('': runs/<run set>/<row>, where vgg_run puts it)"),
     'data_dir': (str, '', "the data directory ('': the default)"),
     'progress': (str, 'bar', 'bar, lines (for logs) or none'),
 }
@@ -226,14 +193,14 @@ def check_project():
         raise UserError(f"{how} is not a vgg_report checkout (no nbs/{EXPERIMENT_NB}); run from the project or point $VGG_REPORT_ROOT at it")
 
 class _ForwardStop:
-    """While papermill runs a kernel: the first Ctrl-C (or SIGTERM) is passed on to the training in the kernel (found by the pid in the
-    run's train lock), which saves where it is and stops; a second Ctrl-C, or one before training started, stops at once."""
+    """While papermill runs a kernel: the first Ctrl-C (or SIGTERM) is passed on to the training in the kernel (`RunDir.trainer_pid`),
+    which saves where it is and stops; a second Ctrl-C, or one before training started, stops at once."""
     def __init__(self, out: Path): self.out, self.asked, self._signals = out, False, None
     def __enter__(self):
         self._signals = on_stop_signals(self._handle); self._signals.__enter__()
         return self
     def _handle(self, signum, frame):
-        pid = FileLock(self.out/'.train.lock').holder_pid()
+        pid = RunDir(self.out).trainer_pid()
         if self.asked or pid is None: raise KeyboardInterrupt
         self.asked = True
         print(f"\nstopping {self.out.name}: the run saves where it is (Ctrl-C again to stop at once, losing the current epoch)", file=sys.stderr, flush=True)
@@ -248,7 +215,7 @@ def notebook_run(cfg: RunConfig, out_dir: str = '') -> tuple:
     if out_dir: out, what = Path(out_dir).expanduser().resolve(), '-p out_dir'
     else:
         slug = ROWS[cfg.row].slug if cfg.row in ROWS else slugify(f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
-        out, what = run_folder(None, cfg.profile, cfg.dataset, slug), runs_dir_option()
+        out, what = run_folder(None, cfg, slug), runs_dir_option()
     check_writable(out, what)
     return cfg.validate(), out
 
@@ -259,7 +226,8 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     import papermill as pm
     check_project()                         # the CLIs check it before touching folders; library callers here
     params = dict(asdict(cfg), out_dir=str(out), data_dir=str(_data_dir(data_dir)), progress=progress)
-    (out/FAILURE).unlink(missing_ok=True)
+    run = RunDir(out)
+    (run/FAILURE).unlink(missing_ok=True)
     stop, before = _ForwardStop(out), os.environ.get(ENV_DIE_WITH_PARENT)
     os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training too (restored below)
     try:
@@ -267,13 +235,14 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
             pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params, kernel_name=KERNEL,
                                 cwd=str(nbs_dir()), progress_bar=False, log_output=False, shutdown_kernel=KERNEL_SHUTDOWN,
                                 stdout_file=sys.stdout if stream else None, stderr_file=sys.stderr if stream else None)
-        if not (out/'metrics.json').exists(): raise RunFailed(f"run {cfg.row!r} ended without metrics.json; see {out/EXPERIMENT_NB}")
+        if run.metrics is None: raise RunFailed(f"run {cfg.row!r} ended without {METRICS}; see {out/EXPERIMENT_NB}")
     except pm.PapermillExecutionError as e:
         msg = ' '.join(str(e.evalue).split())
         if e.ename in ('RunInterrupted', 'KeyboardInterrupt') or stop.asked: raise KeyboardInterrupt(msg) from None
         if e.ename == 'UserError': raise UserError(f"run {cfg.row!r}: {msg}") from None
         err = RunFailed(f"run {cfg.row!r} failed ({e.ename}: {msg}); see {out/EXPERIMENT_NB}")
-        try: write_json(out/FAILURE, dict(row=cfg.row, error=str(err), notebook=str(out/EXPERIMENT_NB), time=time.strftime('%Y-%m-%dT%H:%M:%S')))
+        failure = dict(row=cfg.row, error=str(err), notebook=str(out/EXPERIMENT_NB), time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        try: run.write(FAILURE, failure)
         except UserError: pass                  # the disk is full too: the error still reaches the user
         raise err from None
     except OSError as e:                        # papermill could not write the executed notebook
@@ -282,7 +251,7 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     finally:
         if before is None: os.environ.pop(ENV_DIE_WITH_PARENT, None)
         else: os.environ[ENV_DIE_WITH_PARENT] = before
-    return read_json(out/'metrics.json')
+    return run.metrics
 
 class RunFailed(Exception):
     "A run that started but did not finish (an error inside the experiment notebook)."
@@ -349,7 +318,7 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
     root = _runs_dir(runs_dir)
     check_writable(root, runs_dir_option(runs_dir))
     check_kernel(); check_project()
-    out = run_folder(root, cfg.profile, cfg.dataset, slug)
+    out = run_folder(root, cfg, slug)
     _run_locked(cfg, out, data_dir, force)
 
 # %% ../nbs/06_runner.ipynb #844e5a96
@@ -366,9 +335,10 @@ def _acc(v) -> str: return 'n/a' if v is None else f'{v:.4f}'    # an accuracy i
 
 def _run_locked(cfg, out, data_dir, force: bool):
     "Run `cfg` in `out` under the folder's lock, unless it is finished: one line before, one after; exit 1 when it fails, 130 when stopped."
-    with run_lock(out):
-        state = prepare_run_folder(out, cfg, force)
-        if state in ('complete', 'diverged'):
+    run = RunDir(out)
+    with run.lock:
+        state = run.prepare(cfg.hash, force, say=lambda s: print(s, file=sys.stderr))
+        if state in FINISHED:
             print(f"{cfg.row}: already {state} in {out} (use --force to run it again)")
             return
         print(f"{cfg.row}: {'resuming' if state == 'partial' else 'running'} {cfg.model} lr={cfg.lr:g} batch={cfg.batch_size} seed={cfg.seed} "
@@ -381,4 +351,4 @@ def _run_locked(cfg, out, data_dir, force: bool):
                 why = (why + '; ' if why else '') + f'{out} keeps its last checkpoint; run the same command again to resume'
             print(f"\ninterrupted: {why}", file=sys.stderr)
             sys.exit(130)
-    print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, test acc {_acc(m['test_acc'])} -> {out/'metrics.json'}")
+    print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, test acc {_acc(m['test_acc'])} -> {run/METRICS}")

@@ -15,10 +15,11 @@ from fastcore.script import Param
 from .core import UserError, command, runs_dir as _runs_dir, get_device, on_stop_signals
 from .data import resolve_dataset
 from .models import create_model, check_model
-from .train import RunConfig, read_json, check_number, reproducible, run_threads
+from .train import RunConfig, check_number, reproducible, run_threads
 from .study import Row
-from .runner import (select_rows, build_config, resolve_profile, run_folder, run_state, run_lock,
-                               prepare_run_folder, execute_run, check_writable, check_readable, runs_dir_option, check_kernel, check_project, RunFailed, EXPERIMENT_NB, _acc)
+from .rundir import RunDir, FINISHED, NOTEBOOK
+from .runner import (select_rows, build_config, resolve_profile, run_folder, execute_run, check_writable,
+                               check_readable, runs_dir_option, check_kernel, check_project, RunFailed, _acc)
 
 # %% auto #0
 __all__ = ['CPU_PARALLEL_EFFICIENCY', 'GPU_PACKING_SPEEDUP', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'STOP_WAIT_S',
@@ -30,22 +31,27 @@ __all__ = ['CPU_PARALLEL_EFFICIENCY', 'GPU_PACKING_SPEEDUP', 'RUN_OVERHEAD_S', '
 @dataclass
 class Job:
     "One row of a sweep: its configuration and its run folder."
-    row: Row; cfg: RunConfig; out: Path
+    row: Row
+    cfg: RunConfig
+    out: Path
     @property
     def name(self) -> str: return self.row.name
+    @property
+    def run(self) -> RunDir: return RunDir(self.out)
 
 def plan(grid: str = 'paper', only=None, profile: str = 'auto', dataset: str = 'auto', runs_dir=None, data_dir=None,
-         device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off', threads=1) -> list:
-    "The sweep's jobs, every parameter validated before any work."
+         device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off', threads=1,
+         reading: bool = False) -> list:
+    "The sweep's jobs, every parameter validated before any work (`reading`: to read a run set, whose device need not be here)."
     rows = select_rows(grid, only)
     prof = resolve_profile(profile, device, quiet=True)
     ds = resolve_dataset(dataset, data_dir, quiet=quiet)
     jobs = []
     for r in rows:
         check_model(r.model, f'row {r.name}: model')              # a row whose model is not registered is named in the error
-        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision,
-                                 compile=compile, quiet=True, threads=threads)
-        jobs.append(Job(r, cfg, run_folder(runs_dir, prof, ds, slug)))
+        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device='cpu' if reading else device,
+                                 precision=precision, compile=compile, quiet=True, threads=threads)
+        jobs.append(Job(r, cfg, run_folder(runs_dir, cfg, slug, device)))
     return jobs
 
 # %% ../nbs/07_sweep.ipynb #8d4adae1
@@ -118,16 +124,17 @@ def fmt_secs(s: float) -> str:
 def run_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0) -> dict:
     "Run one job under its lock; return `{row, outcome, ...}` with outcome complete, diverged, skipped, busy or failed."
     res = dict(row=job.name, out=str(job.out))
-    lock = run_lock(job.out)
-    if not lock.acquire(lock_wait): return dict(res, outcome='busy')
+    run = job.run
+    if not run.lock.acquire(lock_wait): return dict(res, outcome='busy')
     try:
-        state = prepare_run_folder(job.out, job.cfg, force, quiet=not stream)
-        if state in ('complete', 'diverged'): return dict(res, outcome='skipped', metrics=read_json(job.out/'metrics.json'))
+        state = run.prepare(job.cfg.hash, force, say=(lambda s: print(s, file=sys.stderr)) if stream else (lambda s: None))
+        if state in FINISHED: return dict(res, outcome='skipped', metrics=run.metrics)
         t0 = time.time()
         try: m = execute_run(job.cfg, job.out, data_dir, stream=stream)
-        except RunFailed as e: return dict(res, outcome='failed', error=str(e), notebook=str(job.out/EXPERIMENT_NB), seconds=time.time() - t0)
+        except RunFailed as e:
+            return dict(res, outcome='failed', error=str(e), notebook=str(run/NOTEBOOK), seconds=time.time() - t0)
         return dict(res, outcome=m['status'], metrics=m, seconds=time.time() - t0, resumed=state in ('partial', 'failed'))
-    finally: lock.release()
+    finally: run.lock.release()
 
 # %% ../nbs/07_sweep.ipynb #ae8e89f8
 class SweepProgress:
@@ -254,13 +261,13 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
                 j = pending.pop(done[0])
                 try: res = ray.get(done[0])
                 except ray.exceptions.RayTaskError as e:    # run_job itself raised: the row's own failure, not retried
-                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{type(e.cause).__name__}: {e.cause}', notebook=str(j.out/EXPERIMENT_NB))
+                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{type(e.cause).__name__}: {e.cause}', notebook=str(j.run/NOTEBOOK))
                 except ray.exceptions.RayError as e:        # its worker or node died: the row resumes from its checkpoint elsewhere
                     lost[j.name].append(_lost(e))
                     if len(lost[j.name]) <= retries:
                         print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, from its last checkpoint", flush=True)
                         pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S)] = j; continue   # never --force
-                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.out/EXPERIMENT_NB))
+                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.run/NOTEBOOK))
                 progress.add(_after_retry(res, lost[j.name]) if lost[j.name] else res)
     except KeyboardInterrupt:                       # Ctrl-C or SIGTERM: the running rows save where they are, then the sweep stops
         _stop_rows(ray, pending)
@@ -345,13 +352,10 @@ def grid_status(jobs: list) -> pd.DataFrame:
     "The state of every job's folder, read-only."
     out = []
     for j in jobs:
-        st = run_state(j.out, j.cfg.hash)
-        if run_lock(j.out).locked_elsewhere(): st = 'running'
-        m = read_json(j.out/'metrics.json') if st in ('complete', 'diverged') else {}
-        done = 0
-        if (j.out/'history.csv').exists() and st != 'stale':
-            try: done = len(pd.read_csv(j.out/'history.csv'))
-            except (pd.errors.EmptyDataError, OSError): done = 0
+        run = j.run
+        st = 'running' if run.busy else run.state(j.cfg.hash)
+        m = run.metrics if st in FINISHED else {}
+        done = run.epochs_done() if st != 'stale' else 0
         out.append(dict(row=j.name, status=st, epochs=f'{done}/{j.cfg.epochs}', best_val_acc=m.get('val_acc'),
                         test_acc=m.get('test_acc'), wall_seconds=None if not m else round(m['wall_seconds'], 1), folder=str(j.out)))
     return pd.DataFrame(out)
@@ -408,8 +412,8 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     if dry_run: check_readable(root, runs_dir_option(runs_dir))       # a plan writes nothing, not even the runs folder
     else: check_writable(root, runs_dir_option(runs_dir))
     check_kernel(); check_project()
-    states = {j.name: run_state(j.out, j.cfg.hash) for j in todo}
-    left = [j for j in todo if states[j.name] not in ('complete', 'diverged') or force]
+    states = {j.name: j.run.state(j.cfg.hash) for j in todo}
+    left = [j for j in todo if states[j.name] not in FINISHED or force]
     if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # by default no more at once than there are rows
     spm = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
     if dry_run: return _print_plan(todo, states)
@@ -460,13 +464,13 @@ def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of ro
                dataset: str = 'auto',  # auto, cifar100 or synthetic
                data_dir: str = None,  # data directory (to resolve --dataset auto)
                runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
-               device: str = 'auto',  # the device the profile `auto` is resolved for
+               device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep): its kind names the run set
                precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep): fp32 or bf16
                threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                json: bool = False,  # print JSON records instead of a table
               ):
     "Show the state of every row of a grid in one run set: missing, running, partial, complete, diverged, failed or stale."
-    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads)
+    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads, reading=True)
     check_readable(_runs_dir(runs_dir), runs_dir_option(runs_dir), must_exist=True)
     df = grid_status(todo)
     if json: print(df.to_json(orient='records', indent=1)); return

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #3e26f33e
 from __future__ import annotations
-import io, json, math, os, platform, signal, subprocess, sys, time
+import json, math, os, platform, signal, subprocess, sys, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 import hashlib
@@ -15,19 +15,19 @@ import torch
 import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 from fastcore.basics import patch
-from .core import UserError, seed_everything, get_device, project_root, FileLock, die_with_parent, on_stop_signals
+from .core import UserError, seed_everything, get_device, project_root, die_with_parent, on_stop_signals
+from .rundir import RunDir, CHECKPOINT, METRICS, TB_DIR, _clean
 from .models import create_model, count_params, check_model
 from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset, SYNTHETIC_VERSION
 from .hooks import GradFlow
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'CHECKPOINT', 'PREVIOUS', 'DIVERGENCE_EVERY',
-           'TB_DIR', 'STUDY_CBS', 'check_number', 'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast',
-           'reproducible', 'run_threads', 'compile_model', 'compile_errors', 'evaluate', 'atomic_write', 'write_json',
-           'read_json', 'git_commit', 'versions', 'device_name', 'CorruptCheckpoint', 'save_checkpoint',
-           'load_checkpoint', 'latest_checkpoint', 'StopRequest', 'RunInterrupted', 'train_epoch', 'train_run',
-           'Callback', 'CancelFit', 'Learner', 'ScheduleCB', 'GradFlowCB', 'DivergenceCB', 'HistoryCB', 'BestEpochCB',
-           'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB', 'ResultsCB', 'TensorBoardCB', 'EarlyStoppingCB']
+__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'DIVERGENCE_EVERY', 'STUDY_CBS',
+           'check_number', 'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'run_threads',
+           'compile_model', 'compile_errors', 'evaluate', 'git_commit', 'versions', 'device_name', 'StopRequest',
+           'RunInterrupted', 'train_epoch', 'train_run', 'Callback', 'CancelFit', 'Learner', 'ScheduleCB', 'GradFlowCB',
+           'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB',
+           'ResultsCB', 'TensorBoardCB', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -191,33 +191,6 @@ def evaluate(model, x, y, bs: int = 1000, precision: str = 'fp32') -> tuple:
     return l / len(y), c / len(y)
 
 # %% ../nbs/04_train.ipynb #48a02783
-def atomic_write(path, data, keep=None):
-    """Write `data` (bytes, str, or a callable taking a binary file) to `path` via a temporary file and a rename; with `keep`, the
-    old file is first renamed to `keep`. A failed write (disk full, read-only) is a one-line UserError and leaves the old file as it was."""
-    path = Path(path); tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try:
-        with open(tmp, 'wb') as f:
-            if callable(data): data(f)
-            else: f.write(data.encode() if isinstance(data, str) else data)
-            f.flush(); os.fsync(f.fileno())
-        if keep is not None and path.exists(): os.replace(path, keep)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise UserError(f"cannot write {path} ({e.strerror or e}): free some space or choose a writable folder; "
-                        f"the files already written are untouched and the same command resumes") from None
-    finally:
-        if tmp.exists(): tmp.unlink()
-
-def _clean(v):
-    "JSON-safe: non-finite floats become null."
-    if isinstance(v, float) and not math.isfinite(v): return None
-    if isinstance(v, dict): return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)): return [_clean(x) for x in v]
-    return v
-
-def write_json(path, obj): atomic_write(path, json.dumps(_clean(obj), indent=2) + '\n')
-def read_json(path) -> dict: return json.loads(Path(path).read_text())
-
 def git_commit() -> str:
     "The project's git commit (with `-dirty` when tracked files changed), or 'unknown'."
     try:
@@ -248,46 +221,6 @@ def versions() -> dict:
 def device_name(device: torch.device) -> str:
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
     return f'{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads'
-
-# %% ../nbs/04_train.ipynb #dbbd97dd
-CHECKPOINT, PREVIOUS = 'checkpoint.pt', 'checkpoint.prev.pt'
-_MAGIC = b'VGGCKPT1'
-
-class CorruptCheckpoint(Exception):
-    "A checkpoint file that fails its checksum or cannot be loaded."
-
-def save_checkpoint(path, state: dict):
-    """Write `state` to `path`: an 8-byte header, the SHA-256 of the payload, then `torch.save`'s bytes, atomically.
-    The checkpoint it replaces is kept as `checkpoint.prev.pt` beside it, to fall back on."""
-    buf = io.BytesIO(); torch.save(state, buf); payload = buf.getvalue()
-    path = Path(path)
-    atomic_write(path, _MAGIC + hashlib.sha256(payload).digest() + payload, keep=path.with_name(PREVIOUS))
-
-def load_checkpoint(path) -> dict:
-    "Read a checkpoint written by `save_checkpoint`, on the CPU; `CorruptCheckpoint` when it is truncated, damaged or not one."
-    blob = Path(path).read_bytes()
-    head, digest, payload = blob[:8], blob[8:40], blob[40:]
-    if head != _MAGIC: raise CorruptCheckpoint('not a vgg_report checkpoint' if len(blob) >= 8 else 'truncated')
-    if len(digest) < 32 or hashlib.sha256(payload).digest() != digest: raise CorruptCheckpoint('checksum mismatch: truncated or damaged')
-    try: return torch.load(io.BytesIO(payload), map_location='cpu', weights_only=True)
-    except Exception as e: raise CorruptCheckpoint(f'unreadable ({type(e).__name__})') from None
-
-def latest_checkpoint(out, cfg_hash: str, say=print):
-    """The newest good checkpoint in the run folder `out` (`checkpoint.pt`, else `checkpoint.prev.pt`), or None.
-    A corrupt one is renamed `<name>.corrupt-<time>` (kept, never trained on) and reported in one line through `say`."""
-    bad = []
-    for name in (CHECKPOINT, PREVIOUS):
-        p = Path(out)/name
-        if not p.exists(): continue
-        try: state = load_checkpoint(p)
-        except CorruptCheckpoint as e:
-            dest = p.with_name(f"{name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"); os.replace(p, dest)
-            bad.append(f'{p} is corrupt ({e}), kept as {dest.name}'); continue
-        if state.get('config_hash') != cfg_hash: raise UserError(f"{p} belongs to another configuration; use another folder")
-        if bad: say(f"warning: {'; '.join(bad)}; resuming from {name} (epoch {state['epoch']})")
-        return state
-    if bad: say(f"warning: {'; '.join(bad)}; no good checkpoint is left, so the run starts again from scratch")
-    return None
 
 # %% ../nbs/04_train.ipynb #9324e508
 class StopRequest:
@@ -387,22 +320,14 @@ def train_run(cfg: RunConfig,  # the run's configuration
     "Train (or resume, or just read) the run `cfg` in `out_dir`; return its metrics (also in `metrics.json`), or None when paused."
     die_with_parent()
     cfg.validate(); bar = _Progress(progress, cfg.epochs)      # every argument checked before anything is written
-    out = Path(out_dir)
-    try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise UserError(f"cannot create the run folder {out} ({e.strerror or e}); choose a folder you can write to") from None
+    run = RunDir(out_dir)
+    try: run.path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the run folder {run.path} ({e.strerror or e}); choose a folder you can write to") from None
     if cfg.dataset == 'auto': cfg.dataset = resolve_dataset('auto', data_dir)
-    lock = FileLock(out/'.train.lock')
-    # a process killed a moment ago may leave a kernel that needs a second to notice: wait a little for its lock
-    if not lock.acquire(wait=15): raise UserError(f"{out} is being trained by another process; wait for it or stop it")
-    try:
-        with compile_errors(cfg.compile), reproducible(get_device(cfg.device)), run_threads(cfg.threads):
-            return _train_run(cfg, out, data_dir, bar, data, stop_after, cbs)
-    finally: lock.release()
-
-def _write_tables(out, st):
-    "history.csv and grad_flow.csv, derived from the checkpoint's state (so they never run ahead of it)."
-    atomic_write(out/'history.csv', pd.DataFrame(st['history'], columns=['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'seconds']).to_csv(index=False))
-    atomic_write(out/'grad_flow.csv', pd.DataFrame(st['grad_flow'], columns=['epoch', 'layer', 'last_batch', 'epoch_mean']).to_csv(index=False))
+    # under the lock of the command that started this kernel, or its own (waiting a little for a kernel killed a moment ago)
+    with run.training(wait=15), compile_errors(cfg.compile), reproducible(get_device(cfg.device)), run_threads(cfg.threads):
+        return _train_run(cfg, run, data_dir, bar, data, stop_after, cbs)
 
 # %% ../nbs/04_train.ipynb #5b7ccbc7
 class Callback:
@@ -523,40 +448,40 @@ class PauseCB(Callback):
         if learn.epoch >= self.epochs and learn.epoch < learn.cfg.epochs and learn.status == 'running': raise CancelFit
 
 # %% ../nbs/04_train.ipynb #b3b9ea59
-def _same_device_kind(out, device):
-    "A one-line UserError when the run in `out` was started on another kind of device: its random state cannot move across."
-    started = read_json(out/'params.json').get('resolved_device', '') if (out/'params.json').exists() else ''
+def _same_device_kind(run: RunDir, device):
+    "A one-line UserError when `run` was started on another kind of device: its random state cannot move across."
+    started = (run.params or {}).get('resolved_device', '')
     if started and torch.device(started).type != device.type:
         kind = torch.device(started).type
-        raise UserError(f"{out} was started on {started} and cannot go on on {device}: its random state belongs to {kind}; "
-                        f"resume it there (--device {kind}), or train on {device.type} into another --runs_dir")
+        raise UserError(f"{run.path} was started on {started} and cannot go on on {device}: its random state belongs to "
+                        f"{kind}; resume it there (--device {kind}), or train on {device.type} into another --runs_dir")
 
 class CheckpointCB(Callback):
     "Resume from the run folder's latest sound checkpoint, or start it with `params.json`; save after every epoch (`learn.save`)."
     order = 40
     def before_fit(self, learn):
-        cfg, out = learn.cfg, learn.out
-        learn.save = lambda: save_checkpoint(out/CHECKPOINT, dict(learn.state(), config_hash=cfg.hash, model=learn.model.state_dict(),
-                                             opt=learn.opt.state_dict(), gen=learn.g.get_state(), torch_rng=torch.get_rng_state()))
-        saved = latest_checkpoint(out, cfg.hash, lambda msg: print(msg, file=sys.stderr, flush=True))
+        cfg, run = learn.cfg, RunDir(learn.out)
+        learn.save = lambda: run.save(dict(learn.state(), config_hash=cfg.hash, model=learn.model.state_dict(),
+                                      opt=learn.opt.state_dict(), gen=learn.g.get_state(), torch_rng=torch.get_rng_state()))
+        saved = run.checkpoint(cfg.hash, lambda msg: print(msg, file=sys.stderr, flush=True))
         if saved is None:
-            for f in ('history.csv', 'grad_flow.csv'): (out/f).unlink(missing_ok=True)
             d = learn.data
-            write_json(out/'params.json', {**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': d.num_classes, 'sizes': d.sizes,
+            run.start({**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': d.num_classes, 'sizes': d.sizes,
                        'dataset_info': d.info, 'device_name': device_name(learn.device), 'resolved_device': str(learn.device),
                        'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
             return
-        _same_device_kind(out, learn.device)
+        _same_device_kind(run, learn.device)
         learn.model.load_state_dict(saved['model']); learn.opt.load_state_dict(saved['opt'])
         part = saved.get('partial')                              # an epoch stopped midway restarts its generator at its start; train_epoch skips the done batches
         learn.g.set_state(part['gen'] if part else saved['gen']); torch.set_rng_state(saved['torch_rng'])
         learn.load_state(saved)
-        _write_tables(out, learn.state())                       # the tables follow the checkpoint resumed from
+        run.write_tables(learn.history, learn.grad_flow)        # the tables follow the checkpoint resumed from
         if learn.progress.mode != 'none':
             at = f", batch {learn.partial['batch']} of epoch {learn.epoch + 1}" if learn.partial else ''
-            print(f"resuming {out.name} after epoch {learn.epoch} of {cfg.epochs}{at}", flush=True)
+            print(f"resuming {run.name} after epoch {learn.epoch} of {cfg.epochs}{at}", flush=True)
     def after_epoch(self, learn):
-        learn.save(); _write_tables(learn.out, learn.state())  # the checkpoint first: it is the truth the tables are derived from
+        learn.save()                                            # the checkpoint first: the tables are derived from it
+        RunDir(learn.out).write_tables(learn.history, learn.grad_flow)
 
 # %% ../nbs/04_train.ipynb #a4e8094d
 class InterruptCB(Callback):
@@ -598,12 +523,10 @@ class ResultsCB(Callback):
                  test_loss=test[0], test_acc=test[1], final_epoch=last['epoch'], **{f'final_{k}': last[k] for k in none},
                  final_test_loss=final_test[0], final_test_acc=final_test[1], epochs_to_40=_epochs_to(learn.history, 0.40),
                  epochs_to_45=_epochs_to(learn.history, 0.45), params=count_params(learn.model), wall_seconds=learn.wall + time.time() - t0)
-        write_json(learn.out/'metrics.json', m)
+        RunDir(learn.out).write(METRICS, m)
         learn.metrics = _clean(m)
 
 # %% ../nbs/04_train.ipynb #b30daa53
-TB_DIR = 'tb'                                         # a run's TensorBoard folder
-
 def _tb_stamp(name: str) -> int: return int(name.split('.')[3])   # events.out.tfevents.<seconds>.<host>.<pid>.<n>
 
 def _heatmap_figure(grad_flow: list, title: str):
@@ -623,7 +546,7 @@ class TensorBoardCB(Callback):
     def __init__(self, heatmap_every: int = 10): self.heatmap_every, self.writer = heatmap_every, None
     def before_epoch(self, learn):                    # not before_fit: CheckpointCB has then restored the epoch to resume from
         if self.writer is not None: return
-        d = learn.out/TB_DIR
+        d = RunDir(learn.out)/TB_DIR
         newest = max((_tb_stamp(p.name) for p in d.glob('events.out.tfevents.*')), default=0)
         while time.time() < newest + 1: time.sleep(0.05)   # this session's file must sort after the earlier ones: its name starts with its second
         self.writer = SummaryWriter(str(d), purge_step=learn.epoch + 1, flush_secs=3600)
@@ -644,14 +567,10 @@ class TensorBoardCB(Callback):
 # %% ../nbs/04_train.ipynb #46ba831d
 STUDY_CBS = (ScheduleCB, GradFlowCB, DivergenceCB, HistoryCB, BestEpochCB, ProgressCB, TensorBoardCB, CheckpointCB, InterruptCB, ResultsCB)
 
-def _train_run(cfg, out, data_dir, bar, data, stop_after, extra=()):
-    for t in out.glob('.*.tmp*'): t.unlink()        # half-written files of a killed writer: never read, now removed
-    if (out/'metrics.json').exists():
-        m = read_json(out/'metrics.json')
-        if m.get('config_hash') == cfg.hash: return m
-        raise UserError(f"{out} holds a finished run of another configuration (hash {m.get('config_hash')}, not {cfg.hash}); use another folder")
-    if (out/'params.json').exists() and read_json(out/'params.json').get('config_hash') != cfg.hash:
-        raise UserError(f"{out} holds a run of another configuration (hash {read_json(out/'params.json').get('config_hash')}, not {cfg.hash}); use another folder")
+def _train_run(cfg, run: RunDir, data_dir, bar, data, stop_after, extra=()):
+    run.remove_partial_writes()
+    run.check(cfg.hash)                             # a folder of another configuration is refused
+    if run.state(cfg.hash) in ('complete', 'diverged'): return run.metrics
     device = get_device(cfg.device)
     data = (data or load_data(cfg.dataset, data_dir, cfg.n_train, cfg.n_val, cfg.n_test)).to(device)
     seed_everything(cfg.seed)
@@ -659,7 +578,7 @@ def _train_run(cfg, out, data_dir, bar, data, stop_after, extra=()):
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
     g = torch.Generator(device=device).manual_seed(cfg.seed)
     cbs = [cb() for cb in STUDY_CBS] + ([PauseCB(stop_after)] if stop_after is not None else []) + list(extra)
-    return Learner(cfg, out, model, opt, data, g, cbs, progress=bar, device=device).fit()
+    return Learner(cfg, run.path, model, opt, data, g, cbs, progress=bar, device=device).fit()
 
 # %% ../nbs/04_train.ipynb #37cb6bcb
 class EarlyStoppingCB(Callback):
