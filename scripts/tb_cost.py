@@ -10,18 +10,19 @@ from vgg_report.train import TensorBoardCB
 
 def main(epochs: int = 100):
     layers = [l for l, _ in weight_params(create_model('vgg38_bn'))]
-    cb, out = TensorBoardCB(), Path(tempfile.mkdtemp())
-    learn = SimpleNamespace(out=out, epoch=0, status='running', done=False, cfg=SimpleNamespace(model='vgg38_bn', epochs=epochs), grad_flow=[])
+    out = Path(tempfile.mkdtemp())
+    cb = TensorBoardCB(out/'tb', 'VGG_38 BN')
+    learn = SimpleNamespace(epoch=0, epochs=epochs, status='running', grad_flow=[])
     cb.before_epoch(learn)
     scalars, heatmaps = [], []
     for e in range(1, epochs + 1):
         learn.epoch_flow = [dict(epoch=e, layer=l, last_batch=1e-3, epoch_mean=1e-3 / (i + 1)) for i, l in enumerate(layers)]
         learn.grad_flow = learn.grad_flow + learn.epoch_flow
         learn.row = dict(epoch=e, lr=1e-3, train_loss=4.6, train_acc=0.01, val_loss=4.6, val_acc=0.01, seconds=1.0)
-        learn.epoch = e
+        learn.epoch = e - 1                               # the index of the epoch that just ended
         t = time.perf_counter(); cb.after_epoch(learn); dt = time.perf_counter() - t
         (heatmaps if e % cb.heatmap_every == 0 or e == epochs else scalars).append(dt)
-    cb.cleanup(learn)
+    cb.cleanup_fit(learn)
     size = sum(p.stat().st_size for p in (out/'tb').iterdir())
     print(f"{len(layers)} layers, {epochs} epochs: scalars only {statistics.median(scalars) * 1e3:.1f} ms an epoch (median), with the "
           f"heatmap {statistics.median(heatmaps) * 1e3:.0f} ms (median, max {max(heatmaps) * 1e3:.0f}), on average "

@@ -17,17 +17,19 @@ from torch.utils.tensorboard import SummaryWriter
 from fastcore.basics import patch
 from .core import UserError, seed_everything, get_device, project_root, die_with_parent, on_stop_signals
 from .rundir import RunDir, CHECKPOINT, METRICS, TB_DIR, _clean
+from .learner import (Learner, Callback, CancelFitException, CancelTrainException, CancelValidateException,
+                                CancelBatchException)
 from .models import create_model, count_params, check_model
 from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset, SYNTHETIC_VERSION
 from .hooks import GradFlow
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'DIVERGENCE_EVERY', 'STUDY_CBS',
-           'check_number', 'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'run_threads',
-           'compile_model', 'compile_errors', 'evaluate', 'git_commit', 'versions', 'device_name', 'StopRequest',
-           'RunInterrupted', 'train_epoch', 'train_run', 'Callback', 'CancelFit', 'Learner', 'ScheduleCB', 'GradFlowCB',
-           'DivergenceCB', 'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB',
-           'ResultsCB', 'TensorBoardCB', 'EarlyStoppingCB']
+__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'DIVERGENCE_EVERY', 'check_number',
+           'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'run_threads', 'compile_model',
+           'compile_errors', 'git_commit', 'versions', 'device_name', 'StopRequest', 'RunInterrupted', 'EngineCB',
+           'MetricsCB', 'DivergenceCB', 'train_epoch', 'evaluate', 'RandomStateCB', 'ScheduleCB', 'GradFlowCB',
+           'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB', 'ResultsCB',
+           'TensorBoardCB', 'study_callbacks', 'train_run', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -177,18 +179,6 @@ def compile_errors(mode: str):
         why = next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
         raise UserError(f"--compile {mode} failed ({why[:300]}); run again with --compile off: the epochs already saved are kept") from None
 
-@torch.inference_mode()
-def evaluate(model, x, y, bs: int = 1000, precision: str = 'fp32') -> tuple:
-    "`(mean loss, accuracy)` of `model` on `(x, y)`, accuracy as a fraction."
-    model.eval()
-    loss = torch.zeros((), device=x.device); correct = torch.zeros((), device=x.device)
-    graphed = _graphed(model)
-    for xb, yb in batches(x, y, bs):
-        if graphed: torch.compiler.cudagraph_mark_step_begin()
-        with autocast(x.device, precision): out = model(xb.contiguous(memory_format=torch.channels_last))
-        loss += F.cross_entropy(out.float(), yb, reduction='sum'); correct += (out.argmax(1) == yb).sum()
-    l, c = torch.stack([loss, correct.float()]).tolist()
-    return l / len(y), c / len(y)
 
 # %% ../nbs/04_train.ipynb #48a02783
 def git_commit() -> str:
@@ -280,33 +270,384 @@ def _epochs_to(history, threshold):
 
 def _finite(*xs): return all(x is not None and math.isfinite(x) for x in xs)
 
-# %% ../nbs/04_train.ipynb #31113a77
+# %% ../nbs/04_train.ipynb #bdf62bd2
+def _loss(preds, yb):
+    "The study's loss: cross-entropy, computed in float32 whatever the autocast."
+    return F.cross_entropy(preds.float(), yb)
+
+def _device_of(model) -> torch.device: return next(model.parameters()).device
+
+# %% ../nbs/04_train.ipynb #36b6d1b0
+class EngineCB(Callback):
+    "How batches run: channels-last images, bf16 autocast when asked (`precision`), `torch.compile` when asked (`learn.net`)."
+    order = -10
+    def __init__(self, precision: str = 'fp32', compile: str = 'off'): self.precision, self.compile, self.cast = precision, compile, None
+    def before_fit(self, learn):
+        learn.net = compile_model(learn.model, self.compile)
+        self.graphed = _graphed(learn.net)
+    def before_batch(self, learn):
+        learn.xb = learn.xb.contiguous(memory_format=torch.channels_last)
+        if self.graphed: torch.compiler.cudagraph_mark_step_begin()
+        self.cast = autocast(learn.xb.device, self.precision)
+        self.cast.__enter__()
+    def after_loss(self, learn): self._uncast()
+    def after_batch(self, learn): self._uncast()              # a batch cancelled before its loss
+    def _uncast(self):
+        if self.cast is not None:
+            self.cast.__exit__(None, None, None)
+            self.cast = None
+
+# %% ../nbs/04_train.ipynb #2ea1ada8
+class MetricsCB(Callback):
+    "`learn.train_loss` and `train_acc` (means over the batches), `learn.val_loss` and `val_acc` (over the images)."
+    order = -5
+    def __init__(self): self.resume = None
+    def before_train(self, learn):
+        dev, r = _device_of(learn.model), self.resume or {}
+        self.loss_sum = r['loss_sum'].to(dev) if r else torch.zeros((), device=dev)
+        self.acc_sum = r['acc_sum'].to(dev) if r else torch.zeros((), device=dev)
+        self.n, self.resume = 0, None
+    def before_validate(self, learn):
+        dev = _device_of(learn.model)
+        self.val_loss, self.correct, self.seen = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
+    def after_loss(self, learn):
+        hits = learn.preds.argmax(1) == learn.yb
+        if learn.training:
+            self.loss_sum += learn.loss.detach()
+            self.acc_sum += hits.float().mean()
+            self.n = learn.iter + 1
+            learn.train_sums = (self.loss_sum, self.acc_sum, self.n)
+        else:
+            self.val_loss += F.cross_entropy(learn.preds.float(), learn.yb, reduction='sum')
+            self.correct += hits.sum()
+            self.seen += len(learn.yb)
+    def after_train(self, learn):
+        nan = (float('nan'), float('nan'))
+        learn.train_loss, learn.train_acc = tuple((torch.stack([self.loss_sum, self.acc_sum]) / self.n).tolist()) if self.n else nan
+    def after_validate(self, learn):
+        loss, correct = torch.stack([self.val_loss, self.correct.float()]).tolist()
+        learn.val_loss, learn.val_acc = (loss / self.seen, correct / self.seen) if self.seen else (float('nan'), float('nan'))
+    def partial_state(self, learn) -> dict: return dict(loss_sum=self.loss_sum.cpu(), acc_sum=self.acc_sum.cpu())
+    def load_partial(self, learn, state: dict): self.resume = state
+
+# %% ../nbs/04_train.ipynb #393b9943
 DIVERGENCE_EVERY = 16   # batches between checks for a non-finite loss: one host synchronisation per 16 steps on a GPU
 
-def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 'fp32', progress=None, stop=None, resume=None):
-    """One epoch over `(x, y)` in batches of `bs` (shuffled and augmented from `g`); `(mean loss, mean accuracy)` over the batches.
-    When `stop()` turns true it returns early with `dict(batch, loss_sum, acc_sum)`: pass that back as `resume`, with `g` in its
-    state at the start of the epoch, to finish the epoch exactly as if it had not stopped."""
-    device = x.device
-    model.train()
-    r = resume or {}
-    start = r.get('batch', 0)
-    loss_sum = r['loss_sum'].to(device) if r else torch.zeros((), device=device)
-    acc_sum = r['acc_sum'].to(device) if r else torch.zeros((), device=device)
-    nb, graphed = start, _graphed(model)
-    for i, (xb, yb) in enumerate(batches(x, y, bs, g, train=True)):
-        if i < start: continue                                     # done before the stop: only its random draws are repeated
-        if stop is not None and stop():
-            return dict(batch=nb, loss_sum=loss_sum.cpu(), acc_sum=acc_sum.cpu())
-        if graphed: torch.compiler.cudagraph_mark_step_begin()
-        with autocast(device, precision):
-            out = model(xb.contiguous(memory_format=torch.channels_last)); loss = F.cross_entropy(out.float(), yb)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        loss_sum += loss.detach(); acc_sum += (out.argmax(1) == yb).float().mean(); nb += 1   # no host synchronisation here
-        if nb % DIVERGENCE_EVERY == 0 and not math.isfinite(loss_sum.item()): break            # a bounded, timing-free check
-        if progress is not None and progress.due():                                          # at most every half second
-            progress.update(nb, (loss_sum / nb).item(), (acc_sum / nb).item())
-    return tuple((torch.stack([loss_sum, acc_sum]) / nb).tolist())
+class DivergenceCB(Callback):
+    "A non-finite training or validation loss sets `learn.status` to `diverged`; the fit ends after that epoch."
+    order = -4
+    def __init__(self): self.resume = None
+    def before_fit(self, learn): learn.status = 'running'
+    def before_epoch(self, learn):
+        if learn.status == 'diverged': raise CancelFitException
+    def before_train(self, learn):
+        dev = _device_of(learn.model)
+        self.finite = self.resume['finite'].to(dev) if self.resume else torch.ones((), dtype=torch.bool, device=dev)
+        self.resume = None
+    def after_step(self, learn):
+        self.finite &= torch.isfinite(learn.loss.detach())
+        if (learn.iter + 1) % DIVERGENCE_EVERY == 0 and not self.finite.item():
+            learn.status = 'diverged'
+            raise CancelTrainException
+    def before_validate(self, learn):
+        if not self.finite.item(): learn.status = 'diverged'
+        if learn.status == 'diverged': raise CancelValidateException
+    def after_validate(self, learn):
+        if not _finite(getattr(learn, 'val_loss', 0.0)): learn.status = 'diverged'
+    def state(self, learn) -> dict: return dict(status=learn.status)
+    def load_state(self, learn, state: dict): learn.status = state['status']
+    def partial_state(self, learn) -> dict: return dict(finite=self.finite.cpu())
+    def load_partial(self, learn, state: dict): self.resume = state
+
+# %% ../nbs/04_train.ipynb #73c67f59
+def train_epoch(model, opt, x, y, bs: int, g: torch.Generator, precision: str = 'fp32', cbs=()) -> tuple:
+    "One training pass over `(x, y)` in batches of `bs`, shuffled and augmented from `g`; its mean loss and accuracy."
+    learn = Learner(model, lambda: batches(x, y, bs, g, train=True), lambda: iter(()), _loss, opt,
+                    [EngineCB(precision), MetricsCB(), DivergenceCB(), *cbs])
+    learn.fit(1)
+    return learn.train_loss, learn.train_acc
+
+def evaluate(model, x, y, bs: int = 1000, precision: str = 'fp32') -> tuple:
+    "`(mean loss, accuracy)` of `model` on `(x, y)`, accuracy as a fraction."
+    learn = Learner(model, lambda: iter(()), lambda: batches(x, y, bs), _loss, None, [EngineCB(precision), MetricsCB()])
+    learn.fit(1)
+    return learn.val_loss, learn.val_acc
+
+# %% ../nbs/04_train.ipynb #6b16f85f
+class RandomStateCB(Callback):
+    "The generator `g` of the batches and torch's global one, for the checkpoint; an epoch's start, for a stop in its middle."
+    def __init__(self, g: torch.Generator): self.g = g
+    def before_train(self, learn): self.start = self.g.get_state()
+    def state(self, learn) -> dict: return dict(gen=self.g.get_state(), torch_rng=torch.get_rng_state())
+    def load_state(self, learn, state: dict):
+        self.g.set_state(state['gen'])
+        torch.set_rng_state(state['torch_rng'])
+    def partial_state(self, learn) -> dict: return dict(gen=self.start)
+    def load_partial(self, learn, state: dict): self.g.set_state(state['gen'])
+
+# %% ../nbs/04_train.ipynb #6334e92f
+class ScheduleCB(Callback):
+    "Before each epoch, the cosine schedule's learning rate for it (`learn.lr`), in every parameter group."
+    def __init__(self, lr: float, eta_min: float = 2e-5): self.lr, self.eta_min = lr, eta_min
+    def before_epoch(self, learn):
+        learn.lr = lr_at(learn.epoch, learn.epochs, self.lr, self.eta_min)
+        for pg in learn.opt.param_groups: pg['lr'] = learn.lr
+
+# %% ../nbs/04_train.ipynb #3f0f3653
+class GradFlowCB(Callback):
+    "Per-layer mean |grad| of every weight: `learn.flow` while fitting, the epoch's rows in `learn.epoch_flow`."
+    order = 5
+    def __init__(self): self.resume = None
+    def before_fit(self, learn): learn.flow = GradFlow(learn.model)
+    def before_train(self, learn):
+        if self.resume is None: learn.flow.reset()
+        else: learn.flow.load_state(self.resume, _device_of(learn.model))
+        self.resume = None
+    def after_train(self, learn): learn.epoch_flow = [dict(epoch=learn.epoch + 1, **s) for s in learn.flow.stats()]
+    def cleanup_fit(self, learn):
+        if getattr(learn, 'flow', None) is not None: learn.flow.remove()
+    def partial_state(self, learn) -> dict: return dict(flow=learn.flow.state())
+    def load_partial(self, learn, state: dict): self.resume = state['flow']
+
+# %% ../nbs/04_train.ipynb #5fb18202
+class HistoryCB(Callback):
+    "After each epoch, its row (`learn.row`) in `learn.history`, its gradient flow in `learn.grad_flow`, its seconds in `learn.wall`."
+    order = 10
+    def __init__(self): self.before = 0.0
+    def before_fit(self, learn): learn.history, learn.grad_flow, learn.wall = [], [], 0.0
+    def before_epoch(self, learn): self.t0 = time.time()
+    def seconds(self) -> float: return self.before + time.time() - self.t0
+    def after_epoch(self, learn):
+        seconds, self.before = self.seconds(), 0.0
+        got = lambda k: getattr(learn, k, float('nan'))
+        learn.row = dict(epoch=learn.epoch + 1, lr=getattr(learn, 'lr', learn.opt.param_groups[0]['lr']),
+                         train_loss=got('train_loss'), train_acc=got('train_acc'), val_loss=got('val_loss'),
+                         val_acc=got('val_acc'), seconds=seconds)
+        learn.history.append(learn.row)
+        learn.grad_flow.extend(getattr(learn, 'epoch_flow', []))
+        learn.wall += seconds
+    def state(self, learn) -> dict: return dict(history=learn.history, grad_flow=learn.grad_flow, wall=learn.wall)
+    def load_state(self, learn, state: dict): learn.history, learn.grad_flow, learn.wall = state['history'], state['grad_flow'], state['wall']
+    def partial_state(self, learn) -> dict: return dict(seconds=self.seconds())
+    def load_partial(self, learn, state: dict): self.before = state['seconds']
+
+# %% ../nbs/04_train.ipynb #b2896dde
+class BestEpochCB(Callback):
+    "The epoch with the highest validation accuracy so far (the earliest on ties), and a CPU copy of its weights (`learn.best_state`)."
+    order = 20
+    def before_fit(self, learn): learn.best_epoch, learn.best_val_acc, learn.best_state = None, -1.0, None
+    def after_epoch(self, learn):
+        acc = getattr(learn, 'val_acc', None)               # measured by MetricsCB
+        if getattr(learn, 'status', 'running') == 'running' and acc is not None and acc > learn.best_val_acc:
+            learn.best_epoch, learn.best_val_acc, learn.best_state = learn.epoch + 1, acc, _cpu_state(learn.model)
+    def state(self, learn) -> dict: return dict(best_epoch=learn.best_epoch, best_val_acc=learn.best_val_acc, best_state=learn.best_state)
+    def load_state(self, learn, state: dict):
+        learn.best_epoch, learn.best_val_acc, learn.best_state = state['best_epoch'], state['best_val_acc'], state['best_state']
+
+# %% ../nbs/04_train.ipynb #417ce907
+class ProgressCB(Callback):
+    "Show each epoch's progress on `progress` (a `_Progress`), `n_batches` a pass, and print its line at its end."
+    order = 30
+    def __init__(self, progress, n_batches: int): self.progress, self.n_batches = progress, n_batches
+    def before_train(self, learn): self.progress.start(learn.epoch + 1, self.n_batches)
+    def after_step(self, learn):
+        if not self.progress.due(): return
+        loss_sum, acc_sum, n = getattr(learn, 'train_sums', (None, None, learn.iter + 1))
+        if loss_sum is None: self.progress.update(n)
+        else: self.progress.update(n, (loss_sum / n).item(), (acc_sum / n).item())
+    def after_epoch(self, learn):
+        if getattr(learn, 'row', None) is not None: self.progress.end(learn.row)
+    def cleanup_fit(self, learn): self.progress.close()
+
+# %% ../nbs/04_train.ipynb #8861ba2b
+class PauseCB(Callback):
+    "End the fit (`learn.status` `paused`: no results) once `epochs` epochs are done; the checkpoint resumes it."
+    order = -3                                    # before the callbacks that start an epoch
+    def __init__(self, epochs: int): self.epochs = epochs
+    def before_epoch(self, learn):
+        if learn.epoch >= self.epochs:
+            learn.status = 'paused'
+            raise CancelFitException
+
+# %% ../nbs/04_train.ipynb #e4a6a866
+def _same_device_kind(run: RunDir, device):
+    "A one-line UserError when `run` was started on another kind of device: its random state cannot move across."
+    started = (run.params or {}).get('resolved_device', '')
+    if started and torch.device(started).type != device.type:
+        kind = torch.device(started).type
+        raise UserError(f"{run.path} was started on {started} and cannot go on on {device}: its random state belongs to "
+                        f"{kind}; resume it there (--device {kind}), or train on {device.type} into another --runs_dir")
+
+def _states(learn, kind: str) -> dict:
+    "Every callback's `state` (or `partial_state`), by its class name."
+    return {type(cb).__name__: getattr(cb, kind)(learn) for cb in learn.cbs if hasattr(cb, kind)}
+
+# %% ../nbs/04_train.ipynb #15f0baf1
+class CheckpointCB(Callback):
+    "Resume from `run`'s latest sound checkpoint of `cfg_hash` (else start it with `params()`); save after every epoch."
+    order = 40
+    def __init__(self, run: RunDir, cfg_hash: str, params=dict, device=None, say=print):
+        self.run, self.hash, self.params, self.device, self.say, self.skip = run, cfg_hash, params, device, say, 0
+    def before_fit(self, learn):
+        learn.save_checkpoint = lambda partial=False: self.save(learn, partial)
+        saved = self.run.checkpoint(self.hash, lambda msg: print(msg, file=sys.stderr, flush=True))
+        if saved is None: return self.run.start(self.params())
+        if self.device is not None: _same_device_kind(self.run, self.device)
+        learn.model.load_state_dict(saved['model'])
+        learn.opt.load_state_dict(saved['opt'])
+        learn.epoch, part = saved['epoch'], saved['partial']
+        for cb in learn.cbs:
+            if type(cb).__name__ in saved['callbacks']: cb.load_state(learn, saved['callbacks'][type(cb).__name__])
+            if part and type(cb).__name__ in part['callbacks']: cb.load_partial(learn, part['callbacks'][type(cb).__name__])
+        self.skip = part['batch'] if part else 0
+        self._tables(learn)                                   # the tables follow the checkpoint resumed from
+        at = f", batch {self.skip} of epoch {learn.epoch + 1}" if part else ''
+        self.say(f"resuming {self.run.name} after epoch {learn.epoch} of {learn.epochs}{at}")
+    def before_batch(self, learn):
+        if learn.training and learn.iter < self.skip: raise CancelBatchException   # trained before the stop
+    def after_train(self, learn): self.skip = 0
+    def after_epoch(self, learn):
+        self.save(learn)                                      # the checkpoint first: the tables are derived from it
+        self._tables(learn)
+    def save(self, learn, partial: bool = False) -> Path:
+        "Save the run where it is: after the current epoch, or (`partial`) before the current batch."
+        self.run.save(dict(config_hash=self.hash, epoch=learn.epoch + (0 if partial else 1), model=learn.model.state_dict(),
+                           opt=learn.opt.state_dict(), callbacks=_states(learn, 'state'),
+                           partial=dict(batch=learn.iter, callbacks=_states(learn, 'partial_state')) if partial else None))
+        return self.run/CHECKPOINT
+    def _tables(self, learn): self.run.write_tables(getattr(learn, 'history', []), getattr(learn, 'grad_flow', []))
+
+# %% ../nbs/04_train.ipynb #564504d8
+class InterruptCB(Callback):
+    "Stop on request (`StopRequest`): before the next batch, saved there (`learn.save_checkpoint`), or after the epoch's checkpoint."
+    order = 90
+    def before_fit(self, learn): self.req = StopRequest().__enter__()
+    def before_batch(self, learn):
+        if not (self.req and learn.training): return
+        saved = learn.save_checkpoint(partial=True) if hasattr(learn, 'save_checkpoint') else 'nowhere'
+        raise RunInterrupted(f"stopped at batch {learn.iter} of epoch {learn.epoch + 1}/{learn.epochs}; saved in {saved}; "
+                             f"run the same command again to resume")
+    def after_epoch(self, learn):
+        if self.req and learn.epoch + 1 < learn.epochs and getattr(learn, 'status', 'running') == 'running':
+            raise RunInterrupted(f"stopped after epoch {learn.epoch + 1}/{learn.epochs}; its checkpoint is saved; "
+                                 f"run the same command again to resume")
+    def cleanup_fit(self, learn):
+        if getattr(self, 'req', None) is not None:
+            self.req.__exit__(None, None, None)
+            self.req = None
+
+# %% ../nbs/04_train.ipynb #75a50b60
+def _result(history, best_epoch) -> tuple:
+    "The best epoch's row (or None) and the last row (with None for what no epoch measured)."
+    none = dict(epoch=None, train_loss=None, train_acc=None, val_loss=None, val_acc=None)
+    return next((h for h in history if h['epoch'] == best_epoch), None), (history[-1] if history else none)
+
+class ResultsCB(Callback):
+    "After the fit, the test set at the best epoch and at the last, and every number of the run `cfg` in `run`'s `metrics.json`."
+    def __init__(self, run: RunDir, cfg, x_test, y_test): self.run, self.cfg, self.x, self.y = run, cfg, x_test, y_test
+    def after_fit(self, learn):
+        status, t0 = getattr(learn, 'status', 'running'), time.time()
+        if status == 'paused': return
+        test_of = lambda: evaluate(learn.net, self.x, self.y, precision=self.cfg.precision)
+        final_test = test_of() if status == 'running' else (None, None)
+        best, last = _result(getattr(learn, 'history', []), getattr(learn, 'best_epoch', None))
+        if best is not None: learn.model.load_state_dict(learn.best_state)
+        test = test_of() if best is not None else (None, None)
+        keys, c = ('train_loss', 'train_acc', 'val_loss', 'val_acc'), self.cfg
+        m = dict(status='complete' if status == 'running' else 'diverged', row=c.row, model=c.model, dataset=c.dataset,
+                 profile=c.profile, config_hash=c.hash, best_epoch=getattr(learn, 'best_epoch', None),
+                 **{k: (best or {}).get(k) for k in keys}, test_loss=test[0], test_acc=test[1], final_epoch=last['epoch'],
+                 **{f'final_{k}': last[k] for k in keys}, final_test_loss=final_test[0], final_test_acc=final_test[1],
+                 epochs_to_40=_epochs_to(getattr(learn, 'history', []), 0.40),
+                 epochs_to_45=_epochs_to(getattr(learn, 'history', []), 0.45), params=count_params(learn.model),
+                 wall_seconds=getattr(learn, 'wall', 0.0) + time.time() - t0)
+        self.run.write(METRICS, m)
+        learn.metrics = _clean(m)
+
+# %% ../nbs/04_train.ipynb #f69c4169
+def _tb_stamp(name: str) -> int: return int(name.split('.')[3])   # events.out.tfevents.<seconds>.<host>.<pid>.<n>
+
+def _heatmap_figure(grad_flow: list, title: str):
+    "The layer × epoch heatmap of `grad_flow` rows on a figure of its own (no pyplot state: safe in any thread or kernel)."
+    from matplotlib.figure import Figure
+    from vgg_report.plots import plot_grad_heatmap       # imported when drawn: `vgg_run` and the tests start without matplotlib
+    fig = Figure(figsize=(3.2, 4), dpi=100, layout='constrained')
+    ax = fig.add_subplot()
+    fig.colorbar(plot_grad_heatmap(pd.DataFrame(grad_flow), ax=ax, title=title), ax=ax, label='log10 mean |grad|')
+    return fig
+
+# %% ../nbs/04_train.ipynb #25f4e78c
+class TensorBoardCB(Callback):
+    "Each epoch's numbers and gradient flow into `path` for TensorBoard, flushed before its checkpoint; a resume purges the rest."
+    order = 35                                        # after HistoryCB's row, before CheckpointCB saves the epoch
+    def __init__(self, path, title: str = '', heatmap_every: int = 10):
+        self.path, self.title, self.heatmap_every, self.writer, self.drawn = Path(path), title, heatmap_every, None, None
+    def before_epoch(self, learn):                    # not before_fit: CheckpointCB has then restored the epoch to resume from
+        if self.writer is not None: return
+        newest = max((_tb_stamp(p.name) for p in self.path.glob('events.out.tfevents.*')), default=0)
+        while time.time() < newest + 1: time.sleep(0.05)   # this file must sort after the earlier ones: its name starts with its second
+        self.writer = SummaryWriter(str(self.path), purge_step=learn.epoch + 1, flush_secs=3600)
+        self.writer.add_custom_scalars({'gradient flow': {'mean |grad| per layer': ['Multiline', [r'grad_flow/\d+_']]}})
+    def after_epoch(self, learn):
+        if getattr(learn, 'row', None) is None: return     # the epoch's row comes from HistoryCB
+        w, r, e = self.writer, learn.row, learn.row['epoch']
+        for name, k in (('loss', 'loss'), ('accuracy', 'acc')):
+            for split in ('train', 'val'): w.add_scalar(f'{name}/{split}', r[f'{split}_{k}'], e)
+        w.add_scalar('schedule/lr', r['lr'], e)
+        w.add_scalar('time/epoch_seconds', r['seconds'], e)
+        for i, s in enumerate(getattr(learn, 'epoch_flow', [])): w.add_scalar(f"grad_flow/{i:02d}_{s['layer']}", s['epoch_mean'], e)
+        last = e >= learn.epochs or getattr(learn, 'status', 'running') != 'running'
+        if last or e % self.heatmap_every == 0: self._heatmap(learn, e)
+        w.flush()                                     # on disk before the checkpoint: a kill after it loses nothing TensorBoard showed
+    def after_fit(self, learn):                       # a fit ended early (an early stop): its last epoch's heatmap
+        history = getattr(learn, 'history', [])
+        if self.writer is not None and history and self.drawn != history[-1]['epoch'] and learn.status != 'paused':
+            self._heatmap(learn, history[-1]['epoch'])
+    def _heatmap(self, learn, epoch: int):
+        if not getattr(learn, 'grad_flow', None): return     # the rows come from GradFlowCB and HistoryCB
+        self.writer.add_figure('grad_flow/heatmap', _heatmap_figure(learn.grad_flow, self.title), epoch)
+        self.writer.flush()
+        self.drawn = epoch
+    def cleanup_fit(self, learn):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+# %% ../nbs/04_train.ipynb #25be5a5b
+def study_callbacks(cfg: RunConfig, run: RunDir, data, g: torch.Generator, progress, device: torch.device) -> list:
+    "The study's behaviours for the run `cfg` in `run`, one callback each."
+    params = lambda: {**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': data.num_classes, 'sizes': data.sizes,
+                      'dataset_info': data.info, 'device_name': device_name(device), 'resolved_device': str(device),
+                      'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
+    say = (lambda s: print(s, flush=True)) if progress.mode != 'none' else (lambda s: None)
+    return [EngineCB(cfg.precision, cfg.compile), MetricsCB(), DivergenceCB(), RandomStateCB(g), ScheduleCB(cfg.lr, cfg.eta_min),
+            GradFlowCB(), HistoryCB(), BestEpochCB(), ProgressCB(progress, math.ceil(len(data.y_train) / cfg.batch_size)),
+            TensorBoardCB(run/TB_DIR, cfg.model), CheckpointCB(run, cfg.hash, params, device, say), InterruptCB(),
+            ResultsCB(run, cfg, data.x_test, data.y_test)]
+
+# %% ../nbs/04_train.ipynb #9daa8ed3
+def _train_run(cfg, run: RunDir, data_dir, bar, data, stop_after, extra=()):
+    "Set the run up (data, seeded model, Adam, the batches' generator) and fit it; its metrics, or None when paused."
+    run.remove_partial_writes()
+    run.check(cfg.hash)                             # a folder of another configuration is refused
+    if run.state(cfg.hash) in ('complete', 'diverged'): return run.metrics
+    device = get_device(cfg.device)
+    data = (data or load_data(cfg.dataset, data_dir, cfg.n_train, cfg.n_val, cfg.n_test)).to(device)
+    seed_everything(cfg.seed)
+    model = create_model(cfg.model, data.num_classes).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
+    g = torch.Generator(device=device).manual_seed(cfg.seed)
+    cbs = study_callbacks(cfg, run, data, g, bar, device) + ([PauseCB(stop_after)] if stop_after is not None else [])
+    learn = Learner(model, lambda: batches(data.x_train, data.y_train, cfg.batch_size, g, train=True),
+                    lambda: batches(data.x_val, data.y_val, 1000), _loss, opt, cbs + list(extra))
+    try: learn.fit(cfg.epochs)
+    except KeyboardInterrupt as e:                  # a stop on request says where it saved; a second Ctrl-C, what is kept
+        if not isinstance(e, RunInterrupted):
+            e = RunInterrupted(f"interrupted: {learn.epoch} of {cfg.epochs} epochs are saved in {run/CHECKPOINT}; "
+                               f"run the same command again to resume")
+        print(e, file=sys.stderr, flush=True)
+        raise e from None
+    return None if getattr(learn, 'status', None) == 'paused' else learn.metrics
 
 # %% ../nbs/04_train.ipynb #e83ef04d
 def train_run(cfg: RunConfig,  # the run's configuration
@@ -329,261 +670,11 @@ def train_run(cfg: RunConfig,  # the run's configuration
     with run.training(wait=15), compile_errors(cfg.compile), reproducible(get_device(cfg.device)), run_threads(cfg.threads):
         return _train_run(cfg, run, data_dir, bar, data, stop_after, cbs)
 
-# %% ../nbs/04_train.ipynb #5b7ccbc7
-class Callback:
-    "One behaviour of the training loop: a method per event of `Learner.fit`, each given the learner; a lower `order` runs first."
-    order = 0
-
-class CancelFit(Exception):
-    "Raised by a callback to end `Learner.fit` quietly, without the final evaluation (a pause: the checkpoint resumes it)."
-
-class Learner:
-    """A run's model (`model`: saved and hooked; `net`: what trains, compiled or not), optimiser, data and generator, its state
-    (`STATE`, what a checkpoint keeps) and the loop; everything else comes from the callbacks `cbs`."""
-    STATE = ('epoch', 'status', 'history', 'grad_flow', 'best_epoch', 'best_val_acc', 'best_state', 'wall', 'partial')
-    def __init__(self, cfg, out, model, opt, data, g, cbs, progress=None, device=None):
-        self.cfg, self.out, self.model, self.opt, self.data, self.g, self.progress = cfg, Path(out), model, opt, data, g, progress
-        self.device = device or data.x_train.device
-        self.net = compile_model(model, cfg.compile)
-        self.cbs = sorted(cbs, key=lambda c: c.order)
-        self.epoch, self.status, self.history, self.grad_flow, self.wall, self.partial = 0, 'running', [], [], 0.0, None
-        self.best_epoch, self.best_val_acc, self.best_state, self.metrics, self.stop, self.done = None, -1.0, None, None, None, False
-
-    def __call__(self, event: str):
-        for cb in self.cbs: getattr(cb, event, lambda learn: None)(self)
-
-    def state(self) -> dict: return {k: getattr(self, k) for k in self.STATE}
-    def seconds(self) -> float:
-        "The epoch's seconds so far, a resumed epoch's saved first part included."
-        return (self.resumed or {}).get('seconds', 0.0) + time.time() - self.t0
-    def load_state(self, st: dict):
-        for k in self.STATE: setattr(self, k, st.get(k))
-
-# %% ../nbs/04_train.ipynb #c1722288
-@patch
-def fit(self: Learner) -> dict:
-    "Train to the last epoch, a divergence or `done`; the metrics, or None when a callback paused the run (`CancelFit`)."
-    try:
-        self('before_fit')
-        while self.epoch < self.cfg.epochs and self.status == 'running' and not self.done:
-            self.t0, self.resumed = time.time(), self.partial          # `resumed`: the epoch's saved first part, if any
-            self('before_epoch')
-            self.result = train_epoch(self.net, self.opt, self.data.x_train, self.data.y_train, self.cfg.batch_size, self.g,
-                                      self.cfg.precision, self.progress, stop=self.stop, resume=self.partial)
-            self('after_train')                                          # a dict: stopped in the middle of the epoch
-            self.train_loss, self.train_acc = self.result
-            self('before_validate')
-            self.val_loss, self.val_acc = (evaluate(self.net, self.data.x_val, self.data.y_val, precision=self.cfg.precision)
-                                           if self.status == 'running' else (float('nan'), float('nan')))
-            self('after_validate')
-            self('after_epoch')
-    except CancelFit: return None
-    except KeyboardInterrupt as e:
-        self.interrupt = e; self('on_interrupt')
-        raise self.interrupt from None
-    finally: self('cleanup')
-    self('after_fit')
-    return self.metrics
-
-# %% ../nbs/04_train.ipynb #8c037cb5
-class ScheduleCB(Callback):
-    "Before each epoch, the cosine schedule's learning rate for it, in every parameter group (`learn.lr`)."
-    def before_epoch(self, learn):
-        learn.lr = lr_at(learn.epoch, learn.cfg.epochs, learn.cfg.lr, learn.cfg.eta_min)
-        for pg in learn.opt.param_groups: pg['lr'] = learn.lr
-
-# %% ../nbs/04_train.ipynb #81dfb258
-class GradFlowCB(Callback):
-    "Per-layer mean |grad| of every weight: `learn.flow` while fitting, the epoch's rows in `learn.epoch_flow` after it trains."
-    order = 5
-    def before_fit(self, learn): learn.flow = GradFlow(learn.model)
-    def before_epoch(self, learn):
-        if learn.partial: learn.flow.load_state(learn.partial['flow'], learn.device)
-        else: learn.flow.reset()
-    def after_train(self, learn): learn.epoch_flow = [dict(epoch=learn.epoch + 1, **s) for s in learn.flow.stats()]
-    def cleanup(self, learn):
-        if getattr(learn, 'flow', None) is not None: learn.flow.remove()
-
-# %% ../nbs/04_train.ipynb #d17589e5
-class DivergenceCB(Callback):
-    "A non-finite training or validation loss sets `learn.status` to `diverged`, which ends the loop after this epoch."
-    def before_validate(self, learn):
-        if not _finite(learn.train_loss): learn.status = 'diverged'
-    def after_validate(self, learn):
-        if not _finite(learn.val_loss): learn.status = 'diverged'
-
-# %% ../nbs/04_train.ipynb #68516960
-class HistoryCB(Callback):
-    "After each epoch: its row (`learn.row`) in `learn.history`, its gradient flow in `learn.grad_flow`, the epoch counted."
-    order = 10
-    def after_epoch(self, learn):
-        seconds = learn.seconds()
-        learn.row = dict(epoch=learn.epoch + 1, lr=learn.lr, train_loss=learn.train_loss, train_acc=learn.train_acc,
-                         val_loss=learn.val_loss, val_acc=learn.val_acc, seconds=seconds)
-        learn.history.append(learn.row); learn.grad_flow.extend(learn.epoch_flow)
-        learn.epoch += 1; learn.wall += seconds; learn.partial = None
-
-# %% ../nbs/04_train.ipynb #783e8d1e
-class BestEpochCB(Callback):
-    "Keep the epoch with the highest validation accuracy so far, and a CPU copy of its weights (`learn.best_state`)."
-    order = 20
-    def after_epoch(self, learn):
-        if learn.status == 'running' and learn.val_acc > learn.best_val_acc:
-            learn.best_epoch, learn.best_val_acc, learn.best_state = learn.epoch, learn.val_acc, _cpu_state(learn.model)
-
-# %% ../nbs/04_train.ipynb #1b6406d9
-class ProgressCB(Callback):
-    "Start the progress display of each epoch, print the epoch's line at its end, close it on an interrupt."
-    order = 30
-    def before_epoch(self, learn): learn.progress.start(learn.epoch + 1, math.ceil(len(learn.data.y_train) / learn.cfg.batch_size))
-    def after_epoch(self, learn): learn.progress.end(learn.row)
-    def on_interrupt(self, learn): learn.progress.close()
-
-# %% ../nbs/04_train.ipynb #fd88fb96
-class PauseCB(Callback):
-    "End the fit quietly (`CancelFit`) once `epochs` epochs are done and saved, unless the run is over anyway."
-    order = 100
-    def __init__(self, epochs: int): self.epochs = epochs
-    def after_epoch(self, learn):
-        if learn.epoch >= self.epochs and learn.epoch < learn.cfg.epochs and learn.status == 'running': raise CancelFit
-
-# %% ../nbs/04_train.ipynb #b3b9ea59
-def _same_device_kind(run: RunDir, device):
-    "A one-line UserError when `run` was started on another kind of device: its random state cannot move across."
-    started = (run.params or {}).get('resolved_device', '')
-    if started and torch.device(started).type != device.type:
-        kind = torch.device(started).type
-        raise UserError(f"{run.path} was started on {started} and cannot go on on {device}: its random state belongs to "
-                        f"{kind}; resume it there (--device {kind}), or train on {device.type} into another --runs_dir")
-
-class CheckpointCB(Callback):
-    "Resume from the run folder's latest sound checkpoint, or start it with `params.json`; save after every epoch (`learn.save`)."
-    order = 40
-    def before_fit(self, learn):
-        cfg, run = learn.cfg, RunDir(learn.out)
-        learn.save = lambda: run.save(dict(learn.state(), config_hash=cfg.hash, model=learn.model.state_dict(),
-                                      opt=learn.opt.state_dict(), gen=learn.g.get_state(), torch_rng=torch.get_rng_state()))
-        saved = run.checkpoint(cfg.hash, lambda msg: print(msg, file=sys.stderr, flush=True))
-        if saved is None:
-            d = learn.data
-            run.start({**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': d.num_classes, 'sizes': d.sizes,
-                       'dataset_info': d.info, 'device_name': device_name(learn.device), 'resolved_device': str(learn.device),
-                       'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')})
-            return
-        _same_device_kind(run, learn.device)
-        learn.model.load_state_dict(saved['model']); learn.opt.load_state_dict(saved['opt'])
-        part = saved.get('partial')                              # an epoch stopped midway restarts its generator at its start; train_epoch skips the done batches
-        learn.g.set_state(part['gen'] if part else saved['gen']); torch.set_rng_state(saved['torch_rng'])
-        learn.load_state(saved)
-        run.write_tables(learn.history, learn.grad_flow)        # the tables follow the checkpoint resumed from
-        if learn.progress.mode != 'none':
-            at = f", batch {learn.partial['batch']} of epoch {learn.epoch + 1}" if learn.partial else ''
-            print(f"resuming {run.name} after epoch {learn.epoch} of {cfg.epochs}{at}", flush=True)
-    def after_epoch(self, learn):
-        learn.save()                                            # the checkpoint first: the tables are derived from it
-        RunDir(learn.out).write_tables(learn.history, learn.grad_flow)
-
-# %% ../nbs/04_train.ipynb #a4e8094d
-class InterruptCB(Callback):
-    "Stop on request (`StopRequest`): mid-epoch with a resumable partial checkpoint, or after the epoch's checkpoint."
-    order = 90
-    def before_fit(self, learn):
-        self.req = StopRequest().__enter__(); learn.stop = lambda: bool(self.req)
-    def before_epoch(self, learn): self.gen0 = learn.g.get_state()   # the epoch's start, for a stop in its middle
-    def after_train(self, learn):
-        res = learn.result
-        if not isinstance(res, dict): return
-        learn.partial = dict(res, gen=self.gen0, flow=learn.flow.state(), seconds=learn.seconds())
-        learn.save(); learn.progress.close()
-        raise RunInterrupted(f"stopped at batch {res['batch']} of epoch {learn.epoch + 1}/{learn.cfg.epochs}; saved in {learn.out/CHECKPOINT}; "
-                             f"run the same command again to resume")
-    def after_epoch(self, learn):
-        if self.req and learn.epoch < learn.cfg.epochs and learn.status == 'running':
-            raise RunInterrupted(f"stopped after epoch {learn.epoch}/{learn.cfg.epochs}; saved in {learn.out/CHECKPOINT}; run the same command again to resume")
-    def on_interrupt(self, learn):
-        if not isinstance(learn.interrupt, RunInterrupted):
-            learn.interrupt = RunInterrupted(f"interrupted: {learn.epoch} of {learn.cfg.epochs} epochs are saved in {learn.out/CHECKPOINT}; "
-                                             f"run the same command again to resume")
-        print(learn.interrupt, file=sys.stderr, flush=True)
-    def cleanup(self, learn):
-        if getattr(self, 'req', None) is not None: self.req.__exit__(None, None, None); self.req = None
-
-# %% ../nbs/04_train.ipynb #b2f9ef54
-class ResultsCB(Callback):
-    "After the fit: test accuracy at the best epoch and at the last, and every number of the run, in `metrics.json` (`learn.metrics`)."
-    def after_fit(self, learn):
-        cfg, t0, test_of = learn.cfg, time.time(), lambda: evaluate(learn.net, learn.data.x_test, learn.data.y_test, precision=cfg.precision)
-        final_test = test_of() if learn.status == 'running' else (None, None)
-        best = next((h for h in learn.history if h['epoch'] == learn.best_epoch), None)
-        if best is not None: learn.model.load_state_dict(learn.best_state); test = test_of()
-        else: test = (None, None)
-        last, none = learn.history[-1], dict(train_loss=None, train_acc=None, val_loss=None, val_acc=None)
-        m = dict(status='complete' if learn.status == 'running' else 'diverged', row=cfg.row, model=cfg.model, dataset=cfg.dataset,
-                 profile=cfg.profile, config_hash=cfg.hash, best_epoch=learn.best_epoch, **{k: (best or none)[k] for k in none},
-                 test_loss=test[0], test_acc=test[1], final_epoch=last['epoch'], **{f'final_{k}': last[k] for k in none},
-                 final_test_loss=final_test[0], final_test_acc=final_test[1], epochs_to_40=_epochs_to(learn.history, 0.40),
-                 epochs_to_45=_epochs_to(learn.history, 0.45), params=count_params(learn.model), wall_seconds=learn.wall + time.time() - t0)
-        RunDir(learn.out).write(METRICS, m)
-        learn.metrics = _clean(m)
-
-# %% ../nbs/04_train.ipynb #b30daa53
-def _tb_stamp(name: str) -> int: return int(name.split('.')[3])   # events.out.tfevents.<seconds>.<host>.<pid>.<n>
-
-def _heatmap_figure(grad_flow: list, title: str):
-    "The layer × epoch heatmap of `grad_flow` rows on a figure of its own (no pyplot state: safe in any thread or kernel)."
-    from matplotlib.figure import Figure
-    from vgg_report.plots import plot_grad_heatmap       # imported when drawn: `vgg_run` and the tests start without matplotlib
-    fig = Figure(figsize=(3.2, 4), dpi=100, layout='constrained')
-    ax = fig.add_subplot()
-    fig.colorbar(plot_grad_heatmap(pd.DataFrame(grad_flow), ax=ax, title=title), ax=ax, label='log10 mean |grad|')
-    return fig
-
-class TensorBoardCB(Callback):
-    """Each epoch into the run's `tb/` folder, for TensorBoard: losses, accuracies, learning rate, seconds and each layer's mean |grad|;
-    the gradient-flow heatmap every `heatmap_every` epochs and at the last. Flushed before the epoch's checkpoint; a resumed fit
-    purges (in TensorBoard's readers) what was written after the checkpoint it resumes from: one value per epoch and tag."""
-    order = 35                                        # after HistoryCB's row, before CheckpointCB saves the epoch
-    def __init__(self, heatmap_every: int = 10): self.heatmap_every, self.writer = heatmap_every, None
-    def before_epoch(self, learn):                    # not before_fit: CheckpointCB has then restored the epoch to resume from
-        if self.writer is not None: return
-        d = RunDir(learn.out)/TB_DIR
-        newest = max((_tb_stamp(p.name) for p in d.glob('events.out.tfevents.*')), default=0)
-        while time.time() < newest + 1: time.sleep(0.05)   # this session's file must sort after the earlier ones: its name starts with its second
-        self.writer = SummaryWriter(str(d), purge_step=learn.epoch + 1, flush_secs=3600)
-        self.writer.add_custom_scalars({'gradient flow': {'mean |grad| per layer': ['Multiline', [r'grad_flow/\d+_']]}})
-    def after_epoch(self, learn):
-        w, r, e = self.writer, learn.row, learn.row['epoch']
-        for name, k in (('loss', 'loss'), ('accuracy', 'acc')):
-            for split in ('train', 'val'): w.add_scalar(f'{name}/{split}', r[f'{split}_{k}'], e)
-        w.add_scalar('schedule/lr', r['lr'], e)
-        w.add_scalar('time/epoch_seconds', r['seconds'], e)
-        for i, s in enumerate(learn.epoch_flow): w.add_scalar(f"grad_flow/{i:02d}_{s['layer']}", s['epoch_mean'], e)
-        last = learn.epoch >= learn.cfg.epochs or learn.status != 'running' or learn.done
-        if last or e % self.heatmap_every == 0: w.add_figure('grad_flow/heatmap', _heatmap_figure(learn.grad_flow, learn.cfg.model), e)
-        w.flush()                                     # on disk before the checkpoint: a kill after it loses nothing TensorBoard showed
-    def cleanup(self, learn):
-        if self.writer is not None: self.writer.close(); self.writer = None
-
-# %% ../nbs/04_train.ipynb #46ba831d
-STUDY_CBS = (ScheduleCB, GradFlowCB, DivergenceCB, HistoryCB, BestEpochCB, ProgressCB, TensorBoardCB, CheckpointCB, InterruptCB, ResultsCB)
-
-def _train_run(cfg, run: RunDir, data_dir, bar, data, stop_after, extra=()):
-    run.remove_partial_writes()
-    run.check(cfg.hash)                             # a folder of another configuration is refused
-    if run.state(cfg.hash) in ('complete', 'diverged'): return run.metrics
-    device = get_device(cfg.device)
-    data = (data or load_data(cfg.dataset, data_dir, cfg.n_train, cfg.n_val, cfg.n_test)).to(device)
-    seed_everything(cfg.seed)
-    model = create_model(cfg.model, data.num_classes).to(device, memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
-    g = torch.Generator(device=device).manual_seed(cfg.seed)
-    cbs = [cb() for cb in STUDY_CBS] + ([PauseCB(stop_after)] if stop_after is not None else []) + list(extra)
-    return Learner(cfg, run.path, model, opt, data, g, cbs, progress=bar, device=device).fit()
-
-# %% ../nbs/04_train.ipynb #37cb6bcb
+# %% ../nbs/04_train.ipynb #a812b21d
 class EarlyStoppingCB(Callback):
-    "End the fit once the validation accuracy has not improved for `patience` epochs (an example: not among `STUDY_CBS`)."
-    order = 25                                    # after BestEpochCB has seen the epoch, before its checkpoint
+    "End the fit once the validation accuracy has not improved for `patience` epochs (an example: not a study callback)."
+    order = 25                                    # before the callbacks that start an epoch
     def __init__(self, patience: int = 2): self.patience = patience
-    def after_epoch(self, learn):
-        if learn.best_epoch is not None and learn.epoch - learn.best_epoch >= self.patience: learn.done = True
+    def before_epoch(self, learn):
+        if getattr(learn, 'best_epoch', None) is not None and learn.epoch - learn.best_epoch >= self.patience:
+            raise CancelFitException
