@@ -310,9 +310,7 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
     rounds = _interleaved_rounds(model, dev, x, y, batch_size, floor_steps, workers, repeat, say)
     floor, ours = min(rounds['floor_step_s']), max(rounds['ours_images_per_s'])
     base, base_eval = max(rounds['baseline_images_per_s']), max(rounds['eval_baseline_images_per_s'])
-    row('floor', batch_size / floor)
-    row('ours', ours)
-    row('baseline', base)
+    for name, ips in (('floor', batch_size / floor), ('ours', ours), ('baseline', base)): row(name, ips)
     record(repeat=repeat, rounds=rounds, floor_step_s=floor, ours_step_s=batch_size / ours, ours_images_per_s=ours,
            overhead_vs_floor=(batch_size / ours) / floor)
     ours_eval = bench_eval_ours(model, dev, x, y)
@@ -321,15 +319,11 @@ def run_bench(device: str = 'auto', model: str = 'vgg38_bn', n_images: int = 500
     gf = bench_grad_flow(model, dev)
     record(**gf)
     say(_grad_flow_line(gf))
-    b16 = None
-    if bf16 and bf16_supported(dev):
-        b16 = bench_ours(model, dev, x, y, batch_size, 'bf16')
-        row('ours bf16', b16)
+    b16 = bench_ours(model, dev, x, y, batch_size, 'bf16') if bf16 and bf16_supported(dev) else None
+    if b16 is not None: row('ours bf16', b16)
     record(bf16_images_per_s=b16, bf16_speedup=None if b16 is None else b16 / ours)
-    fastest, engine = ours, 'off'                     # the fp32 engine the projections use
-    if compile != 'off':
-        comp = _bench_compiled(model, dev, x, y, batch_size, compile, say, row, record, ours)
-        if comp is not None and comp > ours: fastest, engine = comp, compile
+    comp = _bench_compiled(model, dev, x, y, batch_size, compile, say, row, record, ours) if compile != 'off' else None
+    fastest, engine = (comp, compile) if comp is not None and comp > ours else (ours, 'off')   # the projections'
     epoch_s = 47500 / fastest + 2500 / ours_eval
     record(projection_engine=engine, projected_full_run_s=100 * epoch_s,
            projected_paper_grid_sequential_s=11 * 100 * epoch_s)
