@@ -34,7 +34,7 @@ def cli_errors(f):
 # %% ../nbs/00_core.ipynb #25559411
 @contextmanager
 def one_line_usage():
-    "For its duration, argparse's usage errors are one line and exit code 2 (a project command's); argparse's own is restored after."
+    "For its duration, argparse's usage errors are one line and exit code 2 (a project command's); then argparse's own."
     before = argparse.ArgumentParser.error
     def error(parser, message):
         print(f"error: {message} (see {parser.prog} --help)", file=sys.stderr)
@@ -43,20 +43,19 @@ def one_line_usage():
     try: yield
     finally: argparse.ArgumentParser.error = before
 
+# %% ../nbs/00_core.ipynb #0b9b67a0
 def _script_top_level(frame) -> bool:
     "Whether `frame` is the top level of a file run as a program (a console script, `python -m vgg_report.bench`)."
     g = frame.f_globals
     return frame.f_locals is g and g.get('__name__') == '__main__' and bool(g.get('__file__'))
 
 def command(f):
-    """A `vgg_*` console command made of `f`. Called bare by a program's top level (the console script), it parses `sys.argv` with
-    fastcore's `anno_parser`, as `call_parse` does, and calls `f`; defined in a module run as a program (`python -m ...`), it runs at
-    once; called with arguments, or from anywhere else, it is `f`. Usage errors (while it parses) and `UserError`s are one line on
-    stderr and exit code 2; importing the package changes nothing in argparse."""
+    "A `vgg_*` console command made of `f`: parses `sys.argv` when a program's top level calls it bare, else it is `f`."
     inner = cli_errors(f)
     def cli():
         with one_line_usage(): given = vars(anno_parser(f).parse_args())
-        given.pop('pdb', None); given.pop('xtra', None)          # fastcore's hidden options
+        given.pop('pdb', None)          # fastcore's hidden options
+        given.pop('xtra', None)
         return inner(**given)
     @functools.wraps(f)
     def _run(*args, **kwargs):
@@ -70,7 +69,7 @@ ENV_ROOT, ENV_DATA, ENV_RUNS = 'VGG_REPORT_ROOT', 'VGG_REPORT_DATA', 'VGG_REPORT
 def _is_root(p: Path): return (p/'settings.ini').is_file() and (p/'nbs').is_dir()
 
 def project_root(start=None) -> Path:
-    "The project root: `$VGG_REPORT_ROOT`, else the nearest folder at or above `start` (default: cwd) with settings.ini and nbs/."
+    "The project root: `$VGG_REPORT_ROOT`, else the nearest folder at or above `start` (or cwd) with settings.ini."
     if os.environ.get(ENV_ROOT): return Path(os.environ[ENV_ROOT]).expanduser().resolve()
     here = Path(start or Path.cwd()).resolve()
     for p in [here, *here.parents]:
@@ -80,6 +79,7 @@ def project_root(start=None) -> Path:
     if pkg_parent is not None and _is_root(pkg_parent): return pkg_parent
     return here
 
+# %% ../nbs/00_core.ipynb #f34a7451
 def _dir(path, env, default):
     if path not in (None, ''): return Path(path).expanduser().resolve()
     if os.environ.get(env): return Path(os.environ[env]).expanduser().resolve()
@@ -93,6 +93,7 @@ def runs_dir(path=None) -> Path:
     "Where runs are written: `path`, else `$VGG_REPORT_RUNS`, else `<root>/runs`."
     return _dir(path, ENV_RUNS, 'runs')
 
+# %% ../nbs/00_core.ipynb #cf225f7e
 def nbs_dir() -> Path: return project_root()/'nbs'
 def figures_dir() -> Path: return project_root()/'figures'
 def report_dir() -> Path: return project_root()/'report'
@@ -100,8 +101,11 @@ def report_dir() -> Path: return project_root()/'report'
 # %% ../nbs/00_core.ipynb #f6c7368c
 def seed_everything(seed: int):
     "Seed Python's, NumPy's and PyTorch's global generators."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
+# %% ../nbs/00_core.ipynb #5a6d05ed
 DEVICES = ('auto', 'cpu', 'cuda', 'mps')
 
 def get_device(device: str = 'auto') -> torch.device:
@@ -126,20 +130,30 @@ class FileLock:
         "Take the lock, retrying for up to `wait` seconds; True when it is ours."
         if self._f is not None: return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, 'a+'); t0 = time.time()
+        f = open(self.path, 'a+')
+        t0 = time.time()
         while True:
-            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
             except BlockingIOError:
-                if time.time() - t0 >= wait: f.close(); return False
+                if time.time() - t0 >= wait:
+                    f.close()
+                    return False
                 time.sleep(0.1)
-        f.seek(0); f.truncate(); f.write(f'{os.getpid()} {socket.gethostname()}\n'); f.flush()
+        f.seek(0)
+        f.truncate()
+        f.write(f'{os.getpid()} {socket.gethostname()}\n')
+        f.flush()
         self._f = f
         return True
 
     def release(self):
         "Give the lock back; idempotent."
         if self._f is not None:
-            fcntl.flock(self._f, fcntl.LOCK_UN); self._f.close(); self._f = None
+            fcntl.flock(self._f, fcntl.LOCK_UN)
+            self._f.close()
+            self._f = None
 
     @property
     def held(self) -> bool: return self._f is not None
@@ -150,11 +164,12 @@ class FileLock:
     def __exit__(self, *_): self.release()
 
 # %% ../nbs/00_core.ipynb #b9ecc462
-LOCAL_FILESYSTEMS = {'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'overlay', 'zfs', 'f2fs', 'ramfs', 'vfat', 'exfat'}
+LOCAL_FILESYSTEMS = {'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'overlay', 'zfs', 'f2fs', 'ramfs', 'vfat',
+                     'exfat'}
 
 def _filesystem(path: Path) -> str:
     "The type of the filesystem that holds `path`, from Linux's mount table ('' where there is none)."
-    try: mounts = [l.split() for l in Path('/proc/self/mounts').read_text().splitlines()]
+    try: mounts = [row.split() for row in Path('/proc/self/mounts').read_text().splitlines()]
     except OSError: return ''
     p, best = str(path.resolve()), ('', '')
     for m in (m for m in mounts if len(m) > 2):
@@ -162,23 +177,25 @@ def _filesystem(path: Path) -> str:
         if (p == top or p.startswith(top.rstrip('/') + '/')) and len(top) >= len(best[0]): best = (top, m[2])
     return best[1]
 
+# %% ../nbs/00_core.ipynb #3d7f7cb1
 def _listed_in_proc_locks(path: Path) -> bool:
     "Whether Linux's table of held locks has one on `path`'s file (a waiter's line, marked `->`, is not a holder)."
     st = path.stat()
-    for f in (l.split() for l in Path('/proc/locks').read_text().splitlines()):
+    for f in (line.split() for line in Path('/proc/locks').read_text().splitlines()):
         if len(f) < 6 or f[1] == '->': continue
         dev = f[5].split(':')
-        if len(dev) == 3 and (int(dev[0], 16), int(dev[1], 16), int(dev[2])) == (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino):
+        if len(dev) == 3 and ((int(dev[0], 16), int(dev[1], 16), int(dev[2]))
+                              == (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)):
             return True
     return False
 
+# %% ../nbs/00_core.ipynb #da843afe
 @patch
 def locked_elsewhere(self: FileLock) -> bool:
-    """Whether another process holds the lock now (False when the file does not exist). On a local filesystem it reads Linux's lock
-    table and never takes the lock, so a check cannot make a sweep's attempt find its row busy, and a read-only folder is fine;
-    on a network filesystem (whose other hosts' locks are not in that table) it tries a shared lock on a read-only handle."""
+    "Whether another process holds the lock now (False when the file does not exist)."
     if self._f is not None or not self.path.exists(): return False
-    if _filesystem(self.path) in LOCAL_FILESYSTEMS and Path('/proc/locks').exists(): return _listed_in_proc_locks(self.path)
+    if _filesystem(self.path) in LOCAL_FILESYSTEMS and Path('/proc/locks').exists():
+        return _listed_in_proc_locks(self.path)
     with open(self.path) as f:
         try: fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError: return True
@@ -196,7 +213,7 @@ def holder_pid(self: FileLock):
 # %% ../nbs/00_core.ipynb #7275470c
 @contextmanager
 def on_stop_signals(handler):
-    "Call `handler(signum, frame)` on SIGINT (Ctrl-C) and SIGTERM inside the block (main thread only; elsewhere signals stay as they are)."
+    "Call `handler(signum, frame)` on SIGINT (Ctrl-C) and SIGTERM inside the block (main thread only)."
     old = {}
     if threading.current_thread() is threading.main_thread():
         for s in (signal.SIGINT, signal.SIGTERM): old[s] = signal.signal(s, handler)
@@ -204,6 +221,7 @@ def on_stop_signals(handler):
     finally:
         for s, h in old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
 
+# %% ../nbs/00_core.ipynb #d05d75fb
 ENV_DIE_WITH_PARENT = 'VGG_REPORT_DIE_WITH_PARENT'
 
 def die_with_parent():
@@ -211,5 +229,6 @@ def die_with_parent():
     if not os.environ.get(ENV_DIE_WITH_PARENT) or not sys.platform.startswith('linux'): return
     import ctypes
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)   # 1 = PR_SET_PDEATHSIG
-    expected = os.environ.get('JPY_PARENT_PID')                           # set by jupyter_client for the kernels it starts
-    if expected and expected.isdigit() and os.getppid() != int(expected): os._exit(1)   # the parent died before we asked
+    expected = os.environ.get('JPY_PARENT_PID')                           # set by jupyter_client for its kernels
+    if expected and expected.isdigit() and os.getppid() != int(expected):
+        os._exit(1)                                                        # the parent died before we asked

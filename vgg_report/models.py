@@ -25,18 +25,21 @@ def conv3x3(ni: int, nf: int = NF, bias: bool = False) -> nn.Conv2d:
 
 def act() -> nn.Module: return nn.LeakyReLU(SLOPE)
 
+# %% ../nbs/01_models.ipynb #3e480b60
 def conv_unit(m: nn.Module, i: int, ni: int, nf: int = NF, bias: bool = False, bn: bool = False):
-    "Register `conv_i` (ni → nf channels), then `bn_i` when asked, then `act_i` on `m`: the unit every block is made of."
+    "Register `conv_i` (ni → nf channels), then `bn_i` when asked, then `act_i` on `m`: the unit of every block."
     setattr(m, f'conv_{i}', conv3x3(ni, nf, bias=bias))
     if bn: setattr(m, f'bn_{i}', nn.BatchNorm2d(nf))
     setattr(m, f'act_{i}', act())
 
+# %% ../nbs/01_models.ipynb #830e472b
 class EntryBlock(nn.Sequential):
     "`input_conv`: conv 3→32 without bias → BatchNorm → leaky ReLU; its BN is there in every variant."
     def __init__(self, in_channels: int = 3):
         super().__init__()
         conv_unit(self, 0, in_channels, bias=False, bn=True)
 
+# %% ../nbs/01_models.ipynb #f7f706e6
 class ReductionBlock(nn.Sequential):
     "`reduction_block_s`: conv_0 → (bn_0) → act → avg-pool 2×2 → conv_1 → (bn_1) → act; both convs with bias."
     def __init__(self, bn: bool = False):
@@ -66,7 +69,7 @@ class ProcessingBlock(nn.Module):
 
 # %% ../nbs/01_models.ipynb #b3d40f63
 class VGG(nn.Sequential):
-    "The seed report's VGG: entry block, 3 × (`depth` processing blocks + a reduction block), global pool, linear; blocks passed in."
+    "The seed report's VGG: entry block, 3 × (`depth` processing blocks + a reduction block), global pool, linear."
     def __init__(self, depth: int,  # processing blocks per stage: 0 for VGG_08, 5 for VGG_38
                  num_classes: int = 100,
                  block=ProcessingBlock,  # `block()` makes one processing block (32 channels in and out, size kept)
@@ -81,6 +84,7 @@ class VGG(nn.Sequential):
         layers['logit_linear_layer'] = nn.Linear(NF, num_classes)
         super().__init__(layers)
 
+# %% ../nbs/01_models.ipynb #d6318be0
 def count_params(model: nn.Module) -> int:
     "Number of trainable parameters."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -97,13 +101,15 @@ def register_model(name: str):
     def _register(builder):
         old = MODELS.get(name)
         if old is not None and old.__qualname__ != builder.__qualname__:
-            raise ValueError(f"model {name!r} is already registered by {old.__module__}.{old.__qualname__}; register yours under another name")
+            raise ValueError(f"model {name!r} is already registered by {old.__module__}.{old.__qualname__}; "
+                             "register yours under another name")
         MODELS[name] = builder
         return builder
     return _register
 
+# %% ../nbs/01_models.ipynb #63452436
 def load_models() -> dict:
-    "Import every module of the package that registers models (the exported modules of your own notebooks too); return the registry."
+    "Import every module of the package that registers models (your own notebooks' too); return the registry."
     import vgg_report
     pkg = Path(vgg_report.__file__).resolve().parent
     for f in sorted(pkg.glob('*.py')):
@@ -116,7 +122,8 @@ def check_model(name: str, flag: str = '--model') -> str:
     "`name` when it is a registered model; else a `UserError` listing the registered ones."
     if name not in MODELS: load_models()
     if name not in MODELS:
-        raise UserError(f"{flag} {name!r} is not a model; use one of {', '.join(MODELS)} (vgg_run --list_models describes them)")
+        raise UserError(f"{flag} {name!r} is not a model; use one of {', '.join(MODELS)} "
+                        "(vgg_run --list_models describes them)")
     return name
 
 def create_model(name: str, num_classes: int = 100) -> nn.Module:
@@ -126,7 +133,8 @@ def create_model(name: str, num_classes: int = 100) -> nn.Module:
 # %% ../nbs/01_models.ipynb #d4e3f6a5
 def vgg(depth: int, num_classes: int = 100, bn: bool = False, residual: bool = False) -> VGG:
     "The seed report's VGG with its own blocks: BN after every convolution when `bn`, skip connections when `residual`."
-    return VGG(depth, num_classes, block=partial(ProcessingBlock, bn=bn, residual=residual), reduction=partial(ReductionBlock, bn=bn))
+    return VGG(depth, num_classes, block=partial(ProcessingBlock, bn=bn, residual=residual),
+               reduction=partial(ReductionBlock, bn=bn))
 
 @register_model('vgg08')
 def vgg08(num_classes: int = 100) -> VGG: return vgg(0, num_classes)

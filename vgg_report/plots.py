@@ -33,39 +33,51 @@ def plot_grad_flow(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_b
         ax.plot(range(len(layers)), d[stat].clip(lower=1e-30), color=cm(norm(e)), lw=1)
     ax.set_yscale('log')
     step = max(1, math.ceil(len(layers) / 24))     # at most ~24 labels: deep models stay readable
-    ax.set_xticks(range(0, len(layers), step)); ax.set_xticklabels(layers[::step], rotation=90, fontsize=5)
+    ax.set_xticks(range(0, len(layers), step))
+    ax.set_xticklabels(layers[::step], rotation=90, fontsize=5)
     ax.set_ylabel('mean |grad|' + (' (last batch)' if stat == 'last_batch' else ''))
     ax.grid(True, which='major', alpha=0.3)
-    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cm); ax.figure.colorbar(sm, ax=ax, label='epoch', pad=0.01)
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cm)
+    ax.figure.colorbar(sm, ax=ax, label='epoch', pad=0.01)
     if title: ax.set_title(title)
     return ax
 
+# %% ../nbs/05_plots.ipynb #cf600929
 def plot_curves(history: pd.DataFrame,  # one row per epoch: epoch, train_/val_ loss and acc
                 metric: str = 'acc',  # acc or loss
                 ax=None, label: str = '', color=None):
     "Train (dashed) and validation (solid) curves of one run."
     ax = _ax(ax)
     ax.plot(history['epoch'], history[f'train_{metric}'], ls='--', color=color, label=f'{label} train'.strip())
-    ax.plot(history['epoch'], history[f'val_{metric}'], ls='-', color=ax.lines[-1].get_color(), label=f'{label} val'.strip())
-    ax.set_xlabel('epoch'); ax.set_ylabel({'acc': 'accuracy', 'loss': 'loss'}.get(metric, metric))
+    ax.plot(history['epoch'], history[f'val_{metric}'], ls='-', color=ax.lines[-1].get_color(),
+            label=f'{label} val'.strip())
+    ax.set_xlabel('epoch')
+    ax.set_ylabel({'acc': 'accuracy', 'loss': 'loss'}.get(metric, metric))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=7); ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.grid(True, alpha=0.3)
     return ax
 
 # %% ../nbs/05_plots.ipynb #5080abc2
 def plot_grad_heatmap(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_batch, epoch_mean
-                      stat: str = 'epoch_mean', ax=None, vmin=None, vmax=None, cmap: str = 'magma', title: str = None, ylabels: bool = True):
-    "A layer × epoch heatmap of log10 mean |grad| (layers top to bottom from input to output); returns the image for a shared colour bar."
+                      stat: str = 'epoch_mean', ax=None, vmin=None, vmax=None, cmap: str = 'magma', title: str = None,
+                      ylabels: bool = True):
+    "A layer × epoch heatmap of log10 mean |grad| (input layer at the top); returns the image for a shared colour bar."
     ax = _ax(ax, (3, 4))
     layers = list(dict.fromkeys(grad_flow['layer']))
     tab = grad_flow.pivot(index='layer', columns='epoch', values=stat).reindex(layers)
-    im = ax.imshow(np.log10(tab.clip(lower=1e-30).values), aspect='auto', cmap=cmap, vmin=vmin, vmax=vmax, interpolation='nearest',
-                   extent=(tab.columns.min() - 0.5, tab.columns.max() + 0.5, len(layers) - 0.5, -0.5))
-    ax.set_yticks(range(len(layers))); ax.set_yticklabels(layers if ylabels else [], fontsize=4)
-    ax.set_xlabel('epoch'); ax.grid(False); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    extent = (tab.columns.min() - 0.5, tab.columns.max() + 0.5, len(layers) - 0.5, -0.5)
+    im = ax.imshow(np.log10(tab.clip(lower=1e-30).values), aspect='auto', cmap=cmap, vmin=vmin, vmax=vmax,
+                   interpolation='nearest', extent=extent)
+    ax.set_yticks(range(len(layers)))
+    ax.set_yticklabels(layers if ylabels else [], fontsize=4)
+    ax.set_xlabel('epoch')
+    ax.grid(False)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title: ax.set_title(title)
     return im
 
+# %% ../nbs/05_plots.ipynb #318609e0
 def plot_band(histories: list,  # per-epoch histories of runs that differ only in their seed
               column: str = 'val_acc', ax=None, label: str = 'mean ± std', color='k'):
     "Mean over runs with a shaded ± one standard deviation band, per epoch."
