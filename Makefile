@@ -47,8 +47,14 @@ debian:
 TEST_WORKERS ?= 2
 PYTEST := $(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --durations=15
 
+# nbdev's own notebook runner, as the design names it: every library notebook, skipping the cells flagged slow, cuda or notest
+# (the papermill templates, experiment and report, are run through papermill by the tests). tests/test_notebooks.py also runs
+# each notebook and checks that its committed outputs are fresh.
+NBDEV_TEST := $(TEST_ENV) $(VENV)/bin/nbdev_test --n_workers $(TEST_WORKERS) --skip_file_re '^([_.]|experiment|report)'
+
 test: install
 	$(PYTEST) tests
+	$(NBDEV_TEST)
 
 # the loop while editing (about a minute): every notebook as nbdev_test runs it, and the tests that run in this process, skipping
 # those marked slow (real processes, papermill kernels, training past a few seconds). CI runs everything through `make test`.

@@ -363,3 +363,6 @@ def vgg_bench(device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
     run_bench(device, model, n_images, batch_size, floor_steps, workers, not no_bf16, compile=compile, pack=pack,
               out=out, repeat=repeat)
     if out: print(f'wrote {out}')
+
+# %% ../nbs/09_bench.ipynb #5a3f83a3
+if __name__ == '__main__': vgg_bench.cli()

@@ -32,36 +32,26 @@ def cli_errors(f):
     return _inner
 
 # %% ../nbs/00_core.ipynb #25559411
-@contextmanager
-def one_line_usage():
-    "For its duration, argparse's usage errors are one line and exit code 2 (a project command's); then argparse's own."
-    before = argparse.ArgumentParser.error
-    def error(parser, message):
+def one_line_usage(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "`parser`, whose usage errors are one line on stderr and exit code 2 (a project command's); argparse itself is untouched."
+    def error(message):
         print(f"error: {message} (see {parser.prog} --help)", file=sys.stderr)
         sys.exit(2)
-    argparse.ArgumentParser.error = error
-    try: yield
-    finally: argparse.ArgumentParser.error = before
+    parser.error = error
+    return parser
 
 # %% ../nbs/00_core.ipynb #0b9b67a0
-def _script_top_level(frame) -> bool:
-    "Whether `frame` is the top level of a file run as a program (a console script, `python -m vgg_report.bench`)."
-    g = frame.f_globals
-    return frame.f_locals is g and g.get('__name__') == '__main__' and bool(g.get('__file__'))
-
 def command(f):
-    "A `vgg_*` console command made of `f`: parses `sys.argv` when a program's top level calls it bare, else it is `f`."
+    "`f` as a `vgg_*` command: `UserError`s are one line and exit 2, and `f.cli(argv)` parses the command line and calls it."
     inner = cli_errors(f)
-    def cli():
-        with one_line_usage(): given = vars(anno_parser(f).parse_args())
+    def cli(argv=None):
+        "Parse `argv` (default: the command line) with `anno_parser` and call the command."
+        given = vars(one_line_usage(anno_parser(f)).parse_args(argv))
         given.pop('pdb', None)          # fastcore's hidden options
         given.pop('xtra', None)
         return inner(**given)
-    @functools.wraps(f)
-    def _run(*args, **kwargs):
-        return inner(*args, **kwargs) if args or kwargs or not _script_top_level(sys._getframe(1)) else cli()
-    if _script_top_level(sys._getframe(1)): cli()
-    return _run
+    inner.cli = cli
+    return inner
 
 # %% ../nbs/00_core.ipynb #22467ebc
 ENV_ROOT, ENV_DATA, ENV_RUNS = 'VGG_REPORT_ROOT', 'VGG_REPORT_DATA', 'VGG_REPORT_RUNS'
