@@ -22,12 +22,12 @@ from .runner import (select_rows, build_config, resolve_profile, run_folder, exe
                                check_readable, runs_dir_option, check_kernel, check_project, RunFailed, _acc)
 
 # %% auto #0
-__all__ = ['CPU_PARALLEL_EFFICIENCY', 'GPU_PACKING_SPEEDUP', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'STOP_WAIT_S',
-           'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'one_thread_each', 'packing_speedup',
-           'parallel_speedup', 'predicted_seconds', 'fmt_secs', 'run_job', 'SweepProgress', 'summary', 'sweep',
+__all__ = ['GPU_PACKING_SPEEDUP', 'CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'STOP_WAIT_S',
+           'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'packing_speedup', 'one_thread_each',
+           'parallel_speedup', 'fmt_secs', 'predicted_seconds', 'run_job', 'SweepProgress', 'summary', 'sweep',
            'grid_status', 'cpu_cores', 'sweep_width', 'vgg_sweep', 'vgg_status']
 
-# %% ../nbs/07_sweep.ipynb #dfffb10f
+# %% ../nbs/07_sweep.ipynb #8498edde
 @dataclass
 class Job:
     "One row of a sweep: its configuration and its run folder."
@@ -42,19 +42,20 @@ class Job:
 def plan(grid: str = 'paper', only=None, profile: str = 'auto', dataset: str = 'auto', runs_dir=None, data_dir=None,
          device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off', threads=1,
          reading: bool = False) -> list:
-    "The sweep's jobs, every parameter validated before any work (`reading`: to read a run set, whose device need not be here)."
+    "The sweep's jobs, every parameter validated before any work."
     rows = select_rows(grid, only)
     prof = resolve_profile(profile, device, quiet=True)
     ds = resolve_dataset(dataset, data_dir, quiet=quiet)
     jobs = []
     for r in rows:
-        check_model(r.model, f'row {r.name}: model')              # a row whose model is not registered is named in the error
-        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device='cpu' if reading else device,
-                                 precision=precision, compile=compile, quiet=True, threads=threads)
+        check_model(r.model, f'row {r.name}: model')      # a row whose model is not registered is named in the error
+        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir,
+                                 device='cpu' if reading else device, precision=precision, compile=compile, quiet=True,
+                                 threads=threads)
         jobs.append(Job(r, cfg, run_folder(runs_dir, cfg, slug, device)))
     return jobs
 
-# %% ../nbs/07_sweep.ipynb #8d4adae1
+# %% ../nbs/07_sweep.ipynb #b4cd5e7a
 @lru_cache(maxsize=None)
 def model_macs(name: str) -> int:
     "Multiply-accumulates of one forward pass of model `name` on one 32×32 image."
@@ -67,22 +68,28 @@ def model_macs(name: str) -> int:
     for h in hs: h.remove()
     return total[0]
 
+# %% ../nbs/07_sweep.ipynb #5d10e8f4
 def run_cost(cfg: RunConfig) -> float:
     "A run's work in forward-pass MACs: 3 passes per training image, 1 per evaluation image, every epoch."
-    n_train = cfg.n_train or 47500; n_eval = (cfg.n_val or 2500)
+    n_train = cfg.n_train or 47500
+    n_eval = cfg.n_val or 2500
     return model_macs(cfg.model) * (cfg.epochs * (3 * n_train + n_eval) + (cfg.n_test or 10000) * 2)
 
+# %% ../nbs/07_sweep.ipynb #79591e8e
 def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int = None) -> float:
-    "Seconds per forward-pass MAC, timed with a few VGG_38-BN training steps on `device` (on `threads` torch threads, when given)."
+    "Seconds per forward-pass MAC, timed with a few VGG_38-BN training steps on `device` (and `threads`, when given)."
     dev = get_device(device)
     with run_threads(threads or torch.get_num_threads()), reproducible(dev):   # the threads and kernels the runs use
         return _time_steps(dev, steps, bs)
 
 def _time_steps(dev, steps, bs) -> float:
-    m = create_model('vgg38_bn').to(dev); opt = torch.optim.Adam(m.parameters())
+    m = create_model('vgg38_bn').to(dev)
+    opt = torch.optim.Adam(m.parameters())
     x, y = torch.randn(bs, 3, 32, 32, device=dev), torch.randint(0, 100, (bs,), device=dev)
     def step():
-        opt.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); opt.step()
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
     step()
     if dev.type == 'cuda': torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -90,55 +97,61 @@ def _time_steps(dev, steps, bs) -> float:
     if dev.type == 'cuda': torch.cuda.synchronize()
     return (time.perf_counter() - t0) / (steps * bs * 3 * model_macs('vgg38_bn'))
 
-# %% ../nbs/07_sweep.ipynb #6c848b71
-CPU_PARALLEL_EFFICIENCY = 0.915  # two one-thread training processes, one per core, ran 1.83× as fast as one (vgg_bench --pack 2, here)
+# %% ../nbs/07_sweep.ipynb #fe47f9cf
+GPU_PACKING_SPEEDUP = 1.26    # 4 runs packed on one H100 finished 1.26x as fast as one after another (make gpu-check)
+
+def packing_speedup(runs_per_gpu: int) -> float:
+    "How much faster `runs_per_gpu` runs sharing one GPU go than one run."
+    return 1.0 + (GPU_PACKING_SPEEDUP - 1.0) * (min(runs_per_gpu, 4) - 1) / 3
+
+# %% ../nbs/07_sweep.ipynb #1afb8d18
+CPU_PARALLEL_EFFICIENCY = 0.915  # two one-thread runs, one per core, ran 1.83× as fast as one (vgg_bench --pack 2)
 
 def one_thread_each(n_jobs: int, device: str = 'auto') -> bool:
     "Whether a sweep's rows share this CPU, one per core on one thread each (as its Ray workers run them)."
     return n_jobs > 1 and get_device(device).type == 'cpu'
 
-GPU_PACKING_SPEEDUP = 1.26    # four runs packed on one H100 finished 1.26x as fast as one after another (make gpu-check, --pack 4)
-
-def packing_speedup(runs_per_gpu: int) -> float:
-    "How much faster `runs_per_gpu` runs share one GPU than one runs: measured at 4, linear in between, no gain assumed past it."
-    return 1.0 + (GPU_PACKING_SPEEDUP - 1.0) * (min(runs_per_gpu, 4) - 1) / 3
-
 def parallel_speedup(n_jobs: int, device: str = 'auto', runs_per_gpu: int = 1) -> float:
-    """How many times faster `n_jobs` rows at once go than one: on a CPU less than `n_jobs` (the cores share memory bandwidth); on
-    GPUs, the number of GPUs used times what packing `runs_per_gpu` on each one gains (far less than `runs_per_gpu`)."""
+    "How many times faster `n_jobs` rows at once go than one."
     if one_thread_each(n_jobs, device): return n_jobs * CPU_PARALLEL_EFFICIENCY
     if runs_per_gpu > 1: return max(1.0, n_jobs / runs_per_gpu) * packing_speedup(runs_per_gpu)
     return float(n_jobs)
 
-RUN_OVERHEAD_S = 5.0  # starting a kernel, importing torch, loading data, plotting, beyond the training: measured at 4-5 s per smoke run here
+# %% ../nbs/07_sweep.ipynb #a178e25f
+def fmt_secs(s: float) -> str:
+    "A duration in words: `59s`, `1m01s`, `1h01m`."
+    s = int(round(s))
+    return f'{s // 3600}h{s % 3600 // 60:02d}m' if s >= 3600 else f'{s // 60}m{s % 60:02d}s' if s >= 60 else f'{s}s'
+
+# %% ../nbs/07_sweep.ipynb #2afaddd4
+# starting a kernel, importing torch, loading data, plotting, beyond the training: measured at 4-5 s per smoke run here
+RUN_OVERHEAD_S = 5.0
 
 def predicted_seconds(cfg: RunConfig, sec_per_mac: float) -> float:
     "A row's predicted wall time: its training and evaluation work at `sec_per_mac`, and the cost of starting it."
     return RUN_OVERHEAD_S + run_cost(cfg) * sec_per_mac
 
-def fmt_secs(s: float) -> str:
-    s = int(round(s))
-    return f'{s // 3600}h{s % 3600 // 60:02d}m' if s >= 3600 else f'{s // 60}m{s % 60:02d}s' if s >= 60 else f'{s}s'
-
-# %% ../nbs/07_sweep.ipynb #3fcb138e
+# %% ../nbs/07_sweep.ipynb #b2be6064
 def run_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0) -> dict:
     "Run one job under its lock; return `{row, outcome, ...}` with outcome complete, diverged, skipped, busy or failed."
     res = dict(row=job.name, out=str(job.out))
     run = job.run
     if not run.lock.acquire(lock_wait): return dict(res, outcome='busy')
     try:
-        state = run.prepare(job.cfg.hash, force, say=(lambda s: print(s, file=sys.stderr)) if stream else (lambda s: None))
+        say = (lambda s: print(s, file=sys.stderr)) if stream else (lambda s: None)
+        state = run.prepare(job.cfg.hash, force, say=say)
         if state in FINISHED: return dict(res, outcome='skipped', metrics=run.metrics)
         t0 = time.time()
         try: m = execute_run(job.cfg, job.out, data_dir, stream=stream)
         except RunFailed as e:
             return dict(res, outcome='failed', error=str(e), notebook=str(run/NOTEBOOK), seconds=time.time() - t0)
-        return dict(res, outcome=m['status'], metrics=m, seconds=time.time() - t0, resumed=state in ('partial', 'failed'))
+        return dict(res, outcome=m['status'], metrics=m, seconds=time.time() - t0,
+                    resumed=state in ('partial', 'failed'))
     finally: run.lock.release()
 
-# %% ../nbs/07_sweep.ipynb #ae8e89f8
+# %% ../nbs/07_sweep.ipynb #325195ae
 class SweepProgress:
-    "Counts rows by outcome; the ETA is the predicted time of the rows left, scaled by how the finished rows compared with their prediction."
+    "Counts rows by outcome, prints a line as each ends, and predicts the time left."
     def __init__(self, jobs, parallel: int = 1, sec_per_mac: float = 0.0, speedup: float = None):
         self.predicted = {j.name: predicted_seconds(j.cfg, sec_per_mac) for j in jobs}
         self.total, self.parallel, self.speedup = len(jobs), parallel, speedup or parallel
@@ -154,69 +167,95 @@ class SweepProgress:
         "Record a finished row and print the sweep's progress line."
         self.results.append(res)
         if res['outcome'] not in ('skipped', 'busy') and 'seconds' in res:     # a row that ran here, and its time
-            self.actual += res.get('seconds', 0.0); self.expected += self.predicted[res['row']]
-        n = {k: sum(r['outcome'] == k for r in self.results) for k in ('complete', 'diverged', 'skipped', 'failed', 'busy')}
+            self.actual += res.get('seconds', 0.0)
+            self.expected += self.predicted[res['row']]
+        outcomes = ('complete', 'diverged', 'skipped', 'failed', 'busy')
+        n = {k: sum(r['outcome'] == k for r in self.results) for k in outcomes}
         finished = len(self.results)
         running = min(self.parallel, self.total - finished)
         eta = self.eta()
         m = res.get('metrics') or {}
         what = {'failed': f"FAILED: {res.get('error', '')}", 'busy': 'busy in another process, left alone',
-                'skipped': 'already finished'}.get(res['outcome'], f"{res['outcome']}: val acc {_acc(m.get('val_acc'))}, test acc {_acc(m.get('test_acc'))} "
-                                                                 f"({_took(res)})")
-        print(f"[sweep {finished}/{self.total}: {n['complete'] + n['diverged'] + n['skipped']} done, {running} running, {n['failed']} failed"
-              f"{'' if math.isnan(eta) or running == 0 else ', ETA ' + fmt_secs(eta)}] {res['row']}: {what}", flush=True)
+                'skipped': 'already finished'}.get(res['outcome'])
+        if what is None:
+            what = (f"{res['outcome']}: val acc {_acc(m.get('val_acc'))}, test acc {_acc(m.get('test_acc'))} "
+                    f"({_took(res)})")
+        done = n['complete'] + n['diverged'] + n['skipped']
+        left = '' if math.isnan(eta) or running == 0 else ', ETA ' + fmt_secs(eta)
+        print(f"[sweep {finished}/{self.total}: {done} done, {running} running, {n['failed']} failed{left}] "
+              f"{res['row']}: {what}", flush=True)
 
-def _took(res): return 'finished on the lost node' if res.get('finished_on_lost_node') else fmt_secs(res.get('seconds', 0)) + (', resumed' if res.get('resumed') else '')
+def _took(res) -> str:
+    "How long a row took, in words."
+    if res.get('finished_on_lost_node'): return 'finished on the lost node'
+    return fmt_secs(res.get('seconds', 0)) + (', resumed' if res.get('resumed') else '')
 
-# %% ../nbs/07_sweep.ipynb #520bbfa4
+# %% ../nbs/07_sweep.ipynb #b5005a53
 def summary(results: list) -> pd.DataFrame:
     "One line per row: outcome, best validation and test accuracy, time, and where to look."
     rows = []
     for r in results:
         m = r.get('metrics') or {}
-        rows.append(dict(row=r['row'], outcome=r['outcome'], best_epoch=m.get('best_epoch'), val_acc=m.get('val_acc'), test_acc=m.get('test_acc'),
-                         seconds=round(r.get('seconds', 0), 1), where=r.get('notebook') if r['outcome'] == 'failed' else r['out']))
+        rows.append(dict(row=r['row'], outcome=r['outcome'], best_epoch=m.get('best_epoch'), val_acc=m.get('val_acc'),
+                         test_acc=m.get('test_acc'), seconds=round(r.get('seconds', 0), 1),
+                         where=r.get('notebook') if r['outcome'] == 'failed' else r['out']))
     return pd.DataFrame(rows)
 
-# %% ../nbs/07_sweep.ipynb #aaae456a
+# %% ../nbs/07_sweep.ipynb #987ef9b1
 RETRIES = 3                 # times a row whose worker or node died is submitted again
-_RAY_AUTH = ('RAY_AUTH_MODE', 'RAY_AUTH_TOKEN', 'RAY_AUTH_TOKEN_PATH')
-RETRY_LOCK_WAIT_S = 120     # how long a retried row waits for the lock of the process it replaces (an NFS lock outlives its holder by up to a lease, 90 s by default)
+# how long a retried row waits for the lock of the process it replaces
+# (an NFS lock outlives its holder by up to a lease, 90 s by default)
+RETRY_LOCK_WAIT_S = 120
 
 def _lost(e) -> str:
     "Why a Ray task ended without a result, in words."
     name = type(e).__name__
-    why = {'NodeDiedError': 'its node died', 'WorkerCrashedError': 'its worker process died', 'OutOfMemoryError': 'its worker was killed for memory',
-           'ObjectLostError': 'its result was lost with its node', 'LocalRayletDiedError': "this machine's Ray node died"}.get(name, 'its Ray task was lost')
+    why = {'NodeDiedError': 'its node died', 'WorkerCrashedError': 'its worker process died',
+           'OutOfMemoryError': 'its worker was killed for memory',
+           'ObjectLostError': 'its result was lost with its node',
+           'LocalRayletDiedError': "this machine's Ray node died"}.get(name, 'its Ray task was lost')
     return f'{why} ({name})'
 
+# %% ../nbs/07_sweep.ipynb #ff12566e
 @contextmanager
 def _stderr_to(f):
     "Send file descriptor 2 (where Ray's C++ code writes) to the open file `f` while inside."
-    sys.stderr.flush(); saved = os.dup(2); os.dup2(f.fileno(), 2)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(f.fileno(), 2)
     try: yield
-    finally: sys.stderr.flush(); os.dup2(saved, 2); os.close(saved); f.close()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        f.close()
+
+# %% ../nbs/07_sweep.ipynb #ae85576f
+_RAY_AUTH = ('RAY_AUTH_MODE', 'RAY_AUTH_TOKEN', 'RAY_AUTH_TOKEN_PATH')
 
 def _ray_init(address, n_jobs, gpus, env):
-    "Start a private local Ray (with a token of its own, nothing written to ~/.ray) or connect to the cluster at `address`; return where Ray's messages go."
+    "Start a private local Ray (its own token, nothing in ~/.ray) or connect to `address`; return Ray's messages file."
     import ray
     if address is None and not set(_RAY_AUTH) & set(os.environ):
         os.environ['RAY_AUTH_TOKEN'] = secrets.token_hex(16)
     init = dict(address=address) if address else dict(num_cpus=n_jobs, num_gpus=gpus or 0, include_dashboard=False)
     try:
-        with _stderr_to(tempfile.TemporaryFile()) if address else nullcontext():    # the connection's C++ warnings, one a second
-            ray.init(**init, runtime_env={'env_vars': env}, log_to_driver=False, logging_level='ERROR', configure_logging=True)
+        with _stderr_to(tempfile.TemporaryFile()) if address else nullcontext():    # the connection's C++ warnings
+            ray.init(**init, runtime_env={'env_vars': env}, log_to_driver=False, logging_level='ERROR',
+                     configure_logging=True)
     except ConnectionError as e:
         if 'InvalidAuthToken' in str(e.__cause__):
-            raise UserError(f"--address {address}: the Ray cluster refused this machine's token; head, workers and vgg_sweep need one token "
-                            f"(RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH on all), or none (README, 'On a Ray cluster')") from None
-        raise UserError(f"--address {address}: no Ray cluster answers there ({str(e).splitlines()[0]}); start one with `ray start --head`") from None
+            raise UserError(f"--address {address}: the Ray cluster refused this machine's token; head, workers and "
+                            f"vgg_sweep need one token (RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH on all), "
+                            f"or none "
+                            f"(README, 'On a Ray cluster')") from None
+        raise UserError(f"--address {address}: no Ray cluster answers there ({str(e).splitlines()[0]}); "
+                        f"start one with `ray start --head`") from None
     return _ray_messages_to_file()
 
-# %% ../nbs/07_sweep.ipynb #80392c99
+# %% ../nbs/07_sweep.ipynb #66765bb3
 def _ray_messages_to_file() -> Path:
-    """Send what Ray's driver prints about its nodes (a raylet's death with the last lines of its log, autoscaler errors) to
-    `vgg_sweep-<pid>.log` in Ray's session logs, not to the sweep's output; return that file."""
+    "Send what Ray's driver prints about its nodes to `vgg_sweep-<pid>.log` in Ray's session logs; return that file."
     import ray._private.worker as w
     path = Path(w._global_node.get_logs_dir_path())/f'vgg_sweep-{os.getpid()}.log'
     def to_file(data, ignore_prefix=False):
@@ -224,7 +263,7 @@ def _ray_messages_to_file() -> Path:
     w.print_to_stdstream = to_file     # the driver's error listener looks it up at each message
     return path
 
-# %% ../nbs/07_sweep.ipynb #b7e1c2d4
+# %% ../nbs/07_sweep.ipynb #2e1bf153
 @contextmanager
 def _env_kept(keys):
     "Restore the environment variables `keys` on exit (ray.init sets RAY_AUTH_MODE in this process)."
@@ -235,11 +274,14 @@ def _env_kept(keys):
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
 
+# %% ../nbs/07_sweep.ipynb #4bb720b5
 def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries: int = RETRIES):
+    "Run `jobs` as Ray tasks on a private local Ray or the cluster at `address`; this process's environment is kept."
     try: import ray
     except ImportError: raise UserError("--jobs > 1 and --address need Ray: pip install 'ray>=2.9'") from None
     gpus = torch.cuda.device_count() if address is None else None
-    env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'VGG_REPORT_OFFLINE': os.environ.get('VGG_REPORT_OFFLINE', '')}
+    env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
+           'VGG_REPORT_OFFLINE': os.environ.get('VGG_REPORT_OFFLINE', '')}
     with _env_kept(_RAY_AUTH):
         messages = _ray_init(address, n_jobs, gpus, env)
         try: _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries)
@@ -247,52 +289,61 @@ def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, r
             ray.shutdown()
             if messages.exists(): print(f"[sweep] Ray's messages about its nodes: {messages}", flush=True)
 
-# %% ../nbs/07_sweep.ipynb #77f31ab5
+# %% ../nbs/07_sweep.ipynb #76ebd3be
 def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries):
-    "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times; a stop on request stops every row cleanly."
+    "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times."
     use_gpu = (gpus or 0) > 0 if address is None else ray.cluster_resources().get('GPU', 0) > 0
     cpus = 1 if use_gpu else jobs[0].cfg.threads               # a CPU row trains on its own threads: Ray books them
     task = ray.remote(num_cpus=cpus, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(_ray_job)
     pending, lost = {task.remote(j, data_dir, force, False): j for j in jobs}, {j.name: [] for j in jobs}
     try:
-        with on_stop_signals(_interrupt):           # after ray.init, whose own SIGTERM handler would end this process at once
+        with on_stop_signals(_interrupt):   # after ray.init, whose own SIGTERM handler would end this process at once
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 j = pending.pop(done[0])
+                failed = dict(row=j.name, out=str(j.out), outcome='failed', notebook=str(j.run/NOTEBOOK))
                 try: res = ray.get(done[0])
                 except ray.exceptions.RayTaskError as e:    # run_job itself raised: the row's own failure, not retried
-                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f'{type(e.cause).__name__}: {e.cause}', notebook=str(j.run/NOTEBOOK))
-                except ray.exceptions.RayError as e:        # its worker or node died: the row resumes from its checkpoint elsewhere
+                    res = dict(failed, error=f'{type(e.cause).__name__}: {e.cause}')
+                except ray.exceptions.RayError as e:        # its worker or node died: it resumes from its checkpoint
                     lost[j.name].append(_lost(e))
                     if len(lost[j.name]) <= retries:
-                        print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, from its last checkpoint", flush=True)
-                        pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S)] = j; continue   # never --force
-                    res = dict(row=j.name, out=str(j.out), outcome='failed', error=f"{lost[j.name][-1]}, after {retries} {'retry' if retries == 1 else 'retries'}", notebook=str(j.run/NOTEBOOK))
+                        print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, "
+                              f"from its last checkpoint", flush=True)
+                        pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S)] = j    # never --force
+                        continue
+                    times = 'retry' if retries == 1 else 'retries'
+                    res = dict(failed, error=f"{lost[j.name][-1]}, after {retries} {times}")
                 progress.add(_after_retry(res, lost[j.name]) if lost[j.name] else res)
-    except KeyboardInterrupt:                       # Ctrl-C or SIGTERM: the running rows save where they are, then the sweep stops
+    except KeyboardInterrupt:           # Ctrl-C or SIGTERM: the running rows save where they are, then the sweep stops
         _stop_rows(ray, pending)
         raise
 
+# %% ../nbs/07_sweep.ipynb #beef3d25
 def _after_retry(res: dict, lost: list) -> dict:
-    "A row that lost its worker or node: its result, with `retried` (why, each time) and `after_retry` (how it ended, in words)."
-    if res['outcome'] == 'skipped':     # the attempt on the lost node finished the run before it went (a worker can outlive its raylet)
-        return dict(res, outcome=res['metrics']['status'], finished_on_lost_node=True, retried=lost, after_retry='its attempt on the lost node had finished it')
-    how = {'busy': 'its run was still locked by the attempt it replaces', 'failed': 'not finished'}.get(
-        res['outcome'], 'resumed from its last checkpoint' if res.get('resumed') else 'run again from its start (it had no checkpoint)')
+    "A row that lost its worker or node: its result, with `retried` (why, each time) and `after_retry` (how it ended)."
+    if res['outcome'] == 'skipped':     # the attempt on the lost node finished it (a worker can outlive its raylet)
+        return dict(res, outcome=res['metrics']['status'], finished_on_lost_node=True, retried=lost,
+                    after_retry='its attempt on the lost node had finished it')
+    again = 'resumed from its last checkpoint' if res.get('resumed') else 'run again from its start (no checkpoint)'
+    how = {'busy': 'its run was still locked by the attempt it replaces',
+           'failed': 'not finished'}.get(res['outcome'], again)
     return dict(res, retried=lost, after_retry=how)
 
-# %% ../nbs/07_sweep.ipynb #e5b2f8a3
-STOP_WAIT_S = 60            # after Ctrl-C or SIGTERM, how long a Ray sweep waits for its running rows to save where they are
+# %% ../nbs/07_sweep.ipynb #8f37295e
+STOP_WAIT_S = 60      # after Ctrl-C or SIGTERM, how long a Ray sweep waits for its running rows to save where they are
 
-def _interrupt(signum, frame): raise KeyboardInterrupt     # SIGTERM stops a sweep as Ctrl-C does
+def _interrupt(signum, frame):
+    "SIGTERM stops a sweep as Ctrl-C does."
+    raise KeyboardInterrupt
 
+# %% ../nbs/07_sweep.ipynb #eb80f38d
 @contextmanager
 def _cancel_as_ctrl_c():
-    """In a Ray worker's main thread, make `ray.cancel` act as Ctrl-C on the run at once. Ray blocks SIGINT in its workers (and the
-    kernel would inherit that), and its cancel is a simulated Ctrl-C that Python sees only when the thread next runs Python code,
-    while papermill may wait minutes on the kernel: SIGINT is unblocked, and a thread woken through the signal wakeup fd kicks the
-    main thread with a real, no-op signal."""
-    if threading.current_thread() is not threading.main_thread(): yield; return
+    "In a Ray worker's main thread, make `ray.cancel` act as Ctrl-C on the run at once."
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     r, w = os.pipe()
     os.set_blocking(w, False)
     mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -312,17 +363,18 @@ def _cancel_as_ctrl_c():
         os.close(r)
 
 def _ray_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0) -> dict:
-    "`run_job` as a Ray task: stopped on request (`ray.cancel`, a Ctrl-C to the run), its outcome is `stopped`, with the run's last line."
+    "`run_job` as a Ray task: stopped on request (`ray.cancel`, a Ctrl-C to the run), its outcome is `stopped`."
     try:
         with _cancel_as_ctrl_c(): return run_job(job, data_dir, force, stream, lock_wait)
     except KeyboardInterrupt as e:
-        return dict(row=job.name, out=str(job.out), outcome='stopped', error=' '.join(str(e).split()) or 'stopped at once; it keeps its last checkpoint')
+        why = ' '.join(str(e).split()) or 'stopped at once; it keeps its last checkpoint'
+        return dict(row=job.name, out=str(job.out), outcome='stopped', error=why)
 
-
-# %% ../nbs/07_sweep.ipynb #f6c3a9b4
+# %% ../nbs/07_sweep.ipynb #3cbe755b
 def _stop_rows(ray, pending: dict, wait: float = STOP_WAIT_S):
-    "Ask every row still on Ray (`pending`: task -> job) to stop as on Ctrl-C, and wait up to `wait` seconds while they save; one line per row."
-    print(f"\n[sweep] stopping: the running rows save where they are (up to {wait:.0f} s; Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+    "Ask every row still on Ray (`pending`: task -> job) to stop as on Ctrl-C; wait up to `wait` s while they save."
+    print(f"\n[sweep] stopping: the running rows save where they are (up to {wait:.0f} s; "
+          f"Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
     for ref in pending: ray.cancel(ref)
     deadline = time.time() + wait
     while pending and time.time() < deadline:
@@ -330,24 +382,30 @@ def _stop_rows(ray, pending: dict, wait: float = STOP_WAIT_S):
             j = pending.pop(ref)
             try: res = ray.get(ref)
             except ray.exceptions.TaskCancelledError: continue          # it had not started
-            except ray.exceptions.RayError as e: res = dict(outcome='lost', error=_lost(e) if not isinstance(e, ray.exceptions.RayTaskError) else str(e.cause))
-            what = res.get('error') if res['outcome'] in ('stopped', 'failed', 'lost') else f"{res['outcome']} before it could stop"
+            except ray.exceptions.RayError as e:
+                own = isinstance(e, ray.exceptions.RayTaskError)
+                res = dict(outcome='lost', error=str(e.cause) if own else _lost(e))
+            ended = res['outcome'] in ('stopped', 'failed', 'lost')
+            what = res.get('error') if ended else f"{res['outcome']} before it could stop"
             print(f"[sweep] {j.name}: {what}", file=sys.stderr, flush=True)
-    for j in pending.values(): print(f"[sweep] {j.name}: did not stop within {wait:.0f} s; it keeps its last checkpoint", file=sys.stderr, flush=True)
+    for j in pending.values():
+        print(f"[sweep] {j.name}: did not stop within {wait:.0f} s; it keeps its last checkpoint", file=sys.stderr,
+              flush=True)
 
-
-# %% ../nbs/07_sweep.ipynb #c8f2d3e5
+# %% ../nbs/07_sweep.ipynb #f71445d6
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
-    spm = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads) if sec_per_mac is None and jobs else sec_per_mac or 0.0
-    progress = SweepProgress(jobs, n_jobs, spm, parallel_speedup(n_jobs, jobs[0].cfg.device, runs_per_gpu) if jobs else None)
+    if sec_per_mac is None and jobs: spm = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads)
+    else: spm = sec_per_mac or 0.0
+    speedup = parallel_speedup(n_jobs, jobs[0].cfg.device, runs_per_gpu) if jobs else None
+    progress = SweepProgress(jobs, n_jobs, spm, speedup)
     if n_jobs == 1 and not address:
         for j in jobs: progress.add(run_job(j, data_dir, force))
     else: _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries)
     return progress.results
 
-# %% ../nbs/07_sweep.ipynb #0c654b6c
+# %% ../nbs/07_sweep.ipynb #50a4e738
 def grid_status(jobs: list) -> pd.DataFrame:
     "The state of every job's folder, read-only."
     out = []
@@ -357,20 +415,19 @@ def grid_status(jobs: list) -> pd.DataFrame:
         m = run.metrics if st in FINISHED else {}
         done = run.epochs_done() if st != 'stale' else 0
         out.append(dict(row=j.name, status=st, epochs=f'{done}/{j.cfg.epochs}', best_val_acc=m.get('val_acc'),
-                        test_acc=m.get('test_acc'), wall_seconds=None if not m else round(m['wall_seconds'], 1), folder=str(j.out)))
+                        test_acc=m.get('test_acc'), wall_seconds=None if not m else round(m['wall_seconds'], 1),
+                        folder=str(j.out)))
     return pd.DataFrame(out)
 
-# %% ../nbs/07_sweep.ipynb #d65ac3d8
+# %% ../nbs/07_sweep.ipynb #1dff1509
 def cpu_cores() -> int:
     "The CPU cores this process may run on (its affinity, where the system has one)."
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
-def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str = None, n_gpus: int = None, cores: int = None,
-                threads: int = 1) -> int:
-    """How many rows run at once: `jobs` when given; else `runs_per_gpu` per local GPU when packing; else, training on this
-    machine's CPU, one row per `threads` cores (`cores`, default `cpu_cores()`); else 1 (a GPU, or a cluster).
-    Packing needs GPUs: on a CPU (and no cluster `address`) `runs_per_gpu > 1` is a UserError."""
+def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str = None, n_gpus: int = None,
+                cores: int = None, threads: int = 1) -> int:
+    "How many rows run at once; packing (`runs_per_gpu > 1`) on a CPU, with no cluster `address`, is a UserError."
     if runs_per_gpu > 1 and address is None:
         dev = get_device(device)
         if dev.type != 'cuda':
@@ -380,7 +437,19 @@ def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str 
     if jobs is not None: return jobs
     return max(1, (cores or cpu_cores()) // threads) if address is None and get_device(device).type == 'cpu' else 1
 
-# %% ../nbs/07_sweep.ipynb #5e62833c
+# %% ../nbs/07_sweep.ipynb #ecb5f20f
+def _run_sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries):
+    "`vgg_sweep`'s run and its summary; exit status 1 when a row failed, 130 when stopped (Ctrl-C, or SIGTERM)."
+    try:
+        with on_stop_signals(_interrupt):           # SIGTERM (a scheduler) as Ctrl-C
+            results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; "
+              "run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+    if not _print_outcome(results): sys.exit(1)
+
+# %% ../nbs/07_sweep.ipynb #efda5aaa
 @command
 def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
               only: Param('only these rows, by name (space separated)', str, nargs='+') = None,
@@ -390,89 +459,97 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
               runs_dir: str = None,  # where runs go (default: $VGG_REPORT_RUNS, else runs/)
               device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
               precision: str = 'fp32',  # fp32 (the study) or bf16
-              compile: str = 'off',  # off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile each run's model
-              threads: str = '1',  # CPU threads each row trains on, whatever the environment says (part of its configuration)
-              jobs: str = None,  # rows at once (default: one per core on a CPU, one thread each; 1 on a GPU): 1 runs in this process, more as Ray tasks
+              compile: str = 'off',  # torch.compile each run's model: off, default, reduce-overhead or max-autotune
+              threads: str = '1',  # CPU threads each row trains on, whatever the environment says (part of its config)
+              jobs: str = None,  # rows at once (default: one per CPU core; 1 on a GPU): 1 in this process, more on Ray
               address: str = None,  # HOST:PORT of an existing Ray cluster to send the rows to
-              runs_per_gpu: str = '1',  # on GPUs: runs packed on each GPU (fractional GPU requests); --jobs defaults to this × the GPUs
-              retries: str = str(RETRIES),  # on Ray: times a row whose worker or node died is run again, from its last checkpoint
+              runs_per_gpu: str = '1',  # on GPUs: runs packed on each GPU; --jobs defaults to this × the GPUs
+              retries: str = str(RETRIES),  # on Ray: times a row whose worker or node died is resumed elsewhere
               force: bool = False,  # run finished rows again (their old folders are kept aside)
               dry_run: bool = False,  # print the plan and the estimate, run nothing
              ):
-    "Run every selected row of the grid under one profile and dataset: cached, resumable, optionally in parallel on Ray."
+    "Run every selected row of the grid under one profile and dataset: cached, resumable, optionally on Ray."
     k = check_number('runs_per_gpu', runs_per_gpu, int, 1, strict=False)
     n_retries = check_number('retries', retries, int, 0, strict=False)
     n_threads = check_number('threads', threads, int, 1, strict=False)
     n_jobs = sweep_width(None if jobs is None else check_number('jobs', jobs, int, 1, strict=False), k, device, address,
                          threads=n_threads)
-    if address is not None and ':' not in address: raise UserError(f"--address {address!r} must be HOST:PORT of a Ray cluster's head")
+    if address is not None and ':' not in address:
+        raise UserError(f"--address {address!r} must be HOST:PORT of a Ray cluster's head")
     prof = resolve_profile(profile, device, quiet=True)
     todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision, compile=compile, threads=n_threads)
     root = _runs_dir(runs_dir)
     if dry_run: check_readable(root, runs_dir_option(runs_dir))       # a plan writes nothing, not even the runs folder
     else: check_writable(root, runs_dir_option(runs_dir))
-    check_kernel(); check_project()
+    check_kernel()
+    check_project()
     states = {j.name: j.run.state(j.cfg.hash) for j in todo}
     left = [j for j in todo if states[j.name] not in FINISHED or force]
-    if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # by default no more at once than there are rows
+    if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # no more at once than rows
     spm = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
     if dry_run: return _print_plan(todo, states)
-    try:
-        with on_stop_signals(_interrupt): results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)   # SIGTERM (a scheduler) as Ctrl-C
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; run the same command again to resume",
-              file=sys.stderr); sys.exit(130)
-    if not _print_outcome(results): sys.exit(1)
+    _run_sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
 
-# %% ../nbs/07_sweep.ipynb #3fe3b585
+# %% ../nbs/07_sweep.ipynb #d018316d
 def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root) -> float:
-    "vgg_sweep's opening line: the profile, the device, the rows, how they run and the estimated duration; the calibration it used."
+    "vgg_sweep's opening line: profile, device, rows, how they run and the estimated duration; the calibration it used."
     dev = get_device(device)
     one_thread = one_thread_each(n_jobs, device)                                  # each row on its own core
     spm = calibrate(device, threads=n_threads) if left else None
     rows = [predicted_seconds(j.cfg, spm) for j in left]
     est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device, k))   # the longest row bounds it
-    how = ('in this process' if n_jobs == 1 and not address else f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '')
-           if not address else f'on the Ray cluster at {address}')
+    if address: how = f'on the Ray cluster at {address}'
+    elif n_jobs == 1: how = 'in this process'
+    else: how = f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '')
     each = f", {n_threads} thread{'s' if n_threads > 1 else ''} each" if one_thread else ''
-    print(f"profile {profile}{' -> ' + prof if profile == 'auto' else ''} on {dev.type.upper() if dev.type != 'cpu' else 'the CPU'}"
-          f"{' (no GPU)' if profile == 'auto' and dev.type == 'cpu' else ''}: {len(todo)} rows of the {grid} grid into "
-          f"{root/f'{prof}-{todo[0].cfg.dataset}'}, {len(todo) - len(left)} already finished, {len(left)} to run {how}{each}; "
+    where = dev.type.upper() if dev.type != 'cpu' else 'the CPU'
+    auto = '' if profile != 'auto' else ' -> ' + prof + (' (no GPU)' if dev.type == 'cpu' else '')
+    print(f"profile {profile}{auto} on {where}: {len(todo)} rows of the {grid} grid into "
+          f"{root/f'{prof}-{todo[0].cfg.dataset}'}, {len(todo) - len(left)} already finished, "
+          f"{len(left)} to run {how}{each}; "
           f"estimated {fmt_secs(est)}", flush=True)
     return spm
 
-# %% ../nbs/07_sweep.ipynb #0f3f3351
+# %% ../nbs/07_sweep.ipynb #c8b5bed8
 def _print_plan(todo: list, states: dict):
     "`vgg_sweep --dry_run`: each row's state, configuration and folder."
-    for j in todo: print(f'  {j.name:18} {states[j.name]:9} {j.cfg.model:12} lr={j.cfg.lr:<7g} batch={j.cfg.batch_size:<4} seed={j.cfg.seed:<3} epochs={j.cfg.epochs} -> {j.out}')
+    for j in todo:
+        c = j.cfg
+        print(f'  {j.name:18} {states[j.name]:9} {c.model:12} lr={c.lr:<7g} batch={c.batch_size:<4} seed={c.seed:<3} '
+              f'epochs={c.epochs} -> {j.out}')
 
+# %% ../nbs/07_sweep.ipynb #2f0d3bdb
 def _print_outcome(results: list) -> bool:
-    "The sweep's closing summary: a line per row, the counts, each retried row and how it ended, where a failed row's notebook is. False when a row failed."
+    "The sweep's closing summary: rows, counts, retried rows, failed rows' notebooks; False when a row failed."
     df = summary(results)
     print('\n' + df.drop(columns='where').to_string(index=False))
     counts = df.outcome.value_counts().to_dict()
-    print('\nsweep: ' + ', '.join(f'{counts.get(k, 0)} {k}' for k in ('complete', 'skipped', 'diverged', 'failed', 'busy')))
+    outcomes = ('complete', 'skipped', 'diverged', 'failed', 'busy')
+    print('\nsweep: ' + ', '.join(f'{counts.get(k, 0)} {k}' for k in outcomes))
     for r in results:
         if r.get('retried'): print(f"retried: {r['row']}: {'; '.join(r['retried'])}; {r['after_retry']}")
         if r['outcome'] == 'failed': print(f"failed: {r['row']}: see {r['notebook']}", file=sys.stderr)
     return not counts.get('failed')
 
-# %% ../nbs/07_sweep.ipynb #49591885
+# %% ../nbs/07_sweep.ipynb #2cac6fc9
 @command
 def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
                profile: str = 'auto',  # auto (full on a GPU, quick on a CPU), full, quick or smoke
                dataset: str = 'auto',  # auto, cifar100 or synthetic
                data_dir: str = None,  # data directory (to resolve --dataset auto)
                runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
-               device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep): its kind names the run set
+               device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep): its kind names the set
                precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep): fp32 or bf16
                threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                json: bool = False,  # print JSON records instead of a table
               ):
-    "Show the state of every row of a grid in one run set: missing, running, partial, complete, diverged, failed or stale."
-    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads, reading=True)
+    "Show the state of each row of a grid in one run set: missing, running, partial, complete, diverged, failed, stale."
+    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads,
+                reading=True)
     check_readable(_runs_dir(runs_dir), runs_dir_option(runs_dir), must_exist=True)
     df = grid_status(todo)
-    if json: print(df.to_json(orient='records', indent=1)); return
+    if json:
+        print(df.to_json(orient='records', indent=1))
+        return
     print(f"{todo[0].out.parent} ({len(df)} rows of the {grid} grid)")
     print(df.drop(columns='folder').to_string(index=False, na_rep='-'))
