@@ -33,7 +33,7 @@ def cli_errors(f):
 
 # %% ../nbs/00_core.ipynb #25559411
 def one_line_usage(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "`parser`, whose usage errors are one line on stderr and exit code 2 (a project command's); argparse itself is untouched."
+    "`parser`, whose usage errors are one line on stderr and exit code 2; argparse itself is untouched."
     def error(message):
         print(f"error: {message} (see {parser.prog} --help)", file=sys.stderr)
         sys.exit(2)
@@ -42,7 +42,7 @@ def one_line_usage(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 # %% ../nbs/00_core.ipynb #0b9b67a0
 def command(f):
-    "`f` as a `vgg_*` command: `UserError`s are one line and exit 2, and `f.cli(argv)` parses the command line and calls it."
+    "`f` as a `vgg_*` command: a `UserError` is one line and exit 2; `f.cli(argv)` parses the command line and calls it."
     inner = cli_errors(f)
     def cli(argv=None):
         "Parse `argv` (default: the command line) with `anno_parser` and call the command."
