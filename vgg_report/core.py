@@ -42,7 +42,7 @@ def one_line_usage(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 # %% ../nbs/00_core.ipynb #0b9b67a0
 def command(f):
-    "`f` as a `vgg_*` command: a `UserError` is one line and exit 2; `f.cli(argv)` parses the command line and calls it."
+    "`f` as a `vgg_*` command: a `UserError` is one line and exit 2; `f.cli(argv)` parses a command line and calls it."
     inner = cli_errors(f)
     def cli(argv=None):
         "Parse `argv` (default: the command line) with `anno_parser` and call the command."
