@@ -653,8 +653,7 @@ def study_callbacks(cfg: RunConfig, run: RunDir, data, g: torch.Generator, progr
                       'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
     say = (lambda s: print(s, flush=True)) if progress.mode != 'none' else (lambda s: None)
     return [EngineCB(cfg.precision, cfg.compile), MetricsCB(), DivergenceCB(), RandomStateCB(g),
-            ScheduleCB(cfg.lr, cfg.eta_min),
-            GradFlowCB(), HistoryCB(), BestEpochCB(),
+            ScheduleCB(cfg.lr, cfg.eta_min), GradFlowCB(), HistoryCB(), BestEpochCB(),
             ProgressCB(progress, math.ceil(len(data.y_train) / cfg.batch_size)),
             TensorBoardCB(run/TB_DIR, cfg.model), CheckpointCB(run, cfg.hash, params, device, say), InterruptCB(),
             ResultsCB(run, cfg, data.x_test, data.y_test)]
