@@ -162,6 +162,7 @@ def busy(self: RunDir) -> bool:
     "Whether another process holds the run's lock now (it never takes it)."
     return self.lock.locked_elsewhere()
 
+# %% ../nbs/03a_rundir.ipynb #467b9bac
 def _holder(text: str):
     "`(pid, host)` of the lock file's first line, or None."
     first = text.split('\n', 1)[0].split()
