@@ -34,7 +34,7 @@ class CancelBatchException(Exception):
 
 # %% ../nbs/03b_learner.ipynb #f948d882
 class Learner:
-    "A model, its batches, a loss, an optimiser and callbacks: the learner owns the epoch and the batch loop, nothing else."
+    "A model, its batches, a loss, an optimiser and callbacks; it owns the epoch and the batch loop, nothing else."
     def __init__(self, model, train_dl, valid_dl, loss_func, opt, cbs=()):
         self.model, self.train_dl, self.valid_dl, self.loss_func, self.opt = model, train_dl, valid_dl, loss_func, opt
         self.net = model                           # what runs the batches: a callback may put a compiled model here
@@ -48,7 +48,7 @@ class Learner:
             if method is not None: method(self)
 
     def _with_events(self, part: str, f, cancel):
-        "Run `f` between `before_<part>` and `after_<part>`; `cancel` ends it early, and `after_cancel_<part>` is called."
+        "Run `f` between `before_<part>` and `after_<part>`; `cancel` ends it early, then `after_cancel_<part>` runs."
         try:
             self(f'before_{part}')
             f()

@@ -20,7 +20,7 @@ __all__ = ['CHECKPOINT', 'PREVIOUS', 'PARAMS', 'METRICS', 'FAILURE', 'HISTORY', 
 
 # %% ../nbs/03a_rundir.ipynb #ddda421e
 def atomic_write(path, data, keep=None):
-    "Write bytes, text or `data(file)` to `path` through a temporary file and a rename (the old file renamed to `keep` first)."
+    "Write bytes, text or `data(file)` to `path` via a temporary file and a rename (the old file kept as `keep`)."
     path = Path(path)
     tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
     try:
@@ -69,7 +69,7 @@ def save_checkpoint(path, state: dict):
     atomic_write(path, _MAGIC + hashlib.sha256(payload).digest() + payload, keep=path.with_name(PREVIOUS))
 
 def load_checkpoint(path) -> dict:
-    "A checkpoint written by `save_checkpoint`, on the CPU; `CorruptCheckpoint` when it is truncated, damaged or not one."
+    "A checkpoint written by `save_checkpoint`, on the CPU; `CorruptCheckpoint` when truncated, damaged or not one."
     blob = Path(path).read_bytes()
     head, digest, payload = blob[:8], blob[8:40], blob[40:]
     if head != _MAGIC: raise CorruptCheckpoint('not a vgg_report checkpoint' if len(blob) >= 8 else 'truncated')
@@ -89,9 +89,10 @@ def device_kind(device: str = 'auto') -> str:
     return kind
 
 def run_set_name(profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu') -> str:
-    "The run set's folder name: `<profile>-<dataset>`, then the precision and the device kind unless they are fp32 and cpu."
+    "The run set's folder name: `<profile>-<dataset>`, then the precision and device kind unless fp32 and cpu."
     kind = device_kind(device)
-    return '-'.join([profile, dataset] + ([precision] if precision != 'fp32' else []) + ([kind] if kind != 'cpu' else []))
+    extra = ([precision] if precision != 'fp32' else []) + ([kind] if kind != 'cpu' else [])
+    return '-'.join([profile, dataset] + extra)
 
 def run_set_dir(runs_dir, profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu') -> Path:
     "The run set's folder under `runs_dir` (default: `$VGG_REPORT_RUNS`, else runs/)."
@@ -107,7 +108,8 @@ FINISHED = ('complete', 'diverged')
 def check_hash(where, found, cfg_hash: str):
     "A one-line UserError when the configuration hash `found` in `where` is not `cfg_hash`: the one hash check."
     if found != cfg_hash:
-        raise UserError(f"{where} holds a run of another configuration (hash {found}, not {cfg_hash}); use another folder")
+        raise UserError(f"{where} holds a run of another configuration (hash {found}, not {cfg_hash}); "
+                        "use another folder")
 
 # %% ../nbs/03a_rundir.ipynb #8e2df2e0
 class RunDir:
@@ -160,6 +162,7 @@ def busy(self: RunDir) -> bool:
     "Whether another process holds the run's lock now (it never takes it)."
     return self.lock.locked_elsewhere()
 
+# %% ../nbs/03a_rundir.ipynb #467b9bac
 def _holder(text: str):
     "`(pid, host)` of the lock file's first line, or None."
     first = text.split('\n', 1)[0].split()
@@ -168,7 +171,7 @@ def _holder(text: str):
 @patch
 @contextmanager
 def training(self: RunDir, wait: float = 15):
-    "For the duration, this process is the run's trainer: under its parent's lock when the parent holds it, else under its own."
+    "For the duration, this process is the run's trainer: under its parent's lock if the parent holds it, else its own."
     if self.lock.held:                                    # this process holds it already
         yield self
         return
@@ -177,17 +180,19 @@ def training(self: RunDir, wait: float = 15):
         with open(self.lock.path, 'a') as f: f.write(f'trainer {os.getpid()}\n')
         yield self
         return
-    if not self.lock.acquire(wait=wait): raise UserError(f"{self.path} is being trained by another process; wait for it or stop it")
+    if not self.lock.acquire(wait=wait):
+        raise UserError(f"{self.path} is being trained by another process; wait for it or stop it")
     try: yield self
     finally: self.lock.release()
 
 @patch
 def trainer_pid(self: RunDir):
-    "The pid of the process training the run now: the one that joined the lock's holder, else the holder (on this host)."
+    "The pid of the process training the run now: the one that joined the lock's holder, else the holder (this host)."
     if not (self.lock.held or self.busy): return None
     try: lines = self.lock.path.read_text().splitlines()
     except OSError: return None
-    joined = [w[1] for w in (line.split() for line in lines[1:]) if len(w) == 2 and w[0] == 'trainer' and w[1].isdigit()]
+    words = (line.split() for line in lines[1:])
+    joined = [w[1] for w in words if len(w) == 2 and w[0] == 'trainer' and w[1].isdigit()]
     if joined: return int(joined[-1])
     holder = _holder(lines[0] if lines else '')
     if holder is None or holder[1] != socket.gethostname() or holder[0] == os.getpid(): return None
@@ -211,7 +216,8 @@ def prepare(self: RunDir, cfg_hash: str, force: bool = False, say=print) -> str:
     state = self.state(cfg_hash)
     if state == 'stale' or (force and state in FINISHED):
         dest = self.set_aside('stale' if state == 'stale' else 'old')
-        say(f"{self.path} held {'another configuration' if state == 'stale' else 'a finished run'}: kept as {dest.name}")
+        what = 'another configuration' if state == 'stale' else 'a finished run'
+        say(f"{self.path} held {what}: kept as {dest.name}")
         state = 'missing'
     if state != 'missing' or not self.path.exists(): self.path.mkdir(parents=True, exist_ok=True)
     return state
@@ -224,7 +230,7 @@ def save(self: RunDir, state: dict):
 
 @patch
 def checkpoint(self: RunDir, cfg_hash: str, say=print):
-    "The newest sound checkpoint (`CHECKPOINT`, else `PREVIOUS`) of `cfg_hash`, or None; a corrupt one is kept aside and said."
+    "The newest sound checkpoint (`CHECKPOINT`, else `PREVIOUS`) of `cfg_hash`, or None; a corrupt one is set aside."
     bad = []
     for name in (CHECKPOINT, PREVIOUS):
         p = self/name

@@ -7,7 +7,8 @@ from __future__ import annotations
 import csv, re, os, signal, sys, time, tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
-from .core import UserError, command, ENV_RUNS, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device, ENV_DIE_WITH_PARENT, on_stop_signals
+from .core import (UserError, command, ENV_RUNS, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir,
+                             get_device, ENV_DIE_WITH_PARENT, on_stop_signals)
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
 from .study import Row, slugify, PAPER_GRID, EXTENDED_GRID, GRIDS, ROWS
@@ -27,63 +28,79 @@ def find_row(name: str) -> Row:
     return ROWS[name]
 
 
+# %% ../nbs/06_runner.ipynb #1395cf15
+def _grid_row(v: dict) -> Row:
+    "The `Row` of a grid file's line `{column: text}`; a built-in row's name keeps its family and groups unless given."
+    if not v['name']: raise UserError("the name is empty")
+    check_model(v['model'], 'model')
+    b = ROWS.get(v['name'])
+    lr = check_number('lr', v['lr'], float, 0)
+    batch_size = check_number('batch_size', v.get('batch_size') or 100, int, 1, strict=False)
+    seed = check_number('seed', v.get('seed') or 0, int, 0, strict=False)
+    return Row(v['name'], v['model'], lr, batch_size, seed, family=v.get('family') or (b.family if b else ''),
+               groups=(v['group'],) if v.get('group') else (b.groups if b else ()))
+
 # %% ../nbs/06_runner.ipynb #f94f7743
 GRID_COLUMNS = ('name', 'model', 'lr', 'batch_size', 'seed', 'family', 'group')
 
 def read_grid(path) -> list:
-    """The rows of a CSV grid file: a header with `name,model,lr` and optionally `batch_size` (default 100), `seed` (default 0),
-    `family` (the seed family, default the name without `-seed=N`) and `group` (a table group: lr, batch or seed), then one row
-    per line (`#` starts a comment line). Every mistake is one line naming the file, the line and what is valid."""
+    "The rows of the CSV grid file `path`; every mistake is one line naming the file, the line and what is valid."
     path = Path(path)
     try: text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e: raise UserError(f"--grid {path}: cannot be read ({getattr(e, 'strerror', None) or e}); give paper, extended, all or a CSV file of rows") from None
-    lines = [(n, l) for n, l in enumerate(text.splitlines(), 1) if l.strip() and not l.lstrip().startswith('#')]
-    if not lines: raise UserError(f"--grid {path}: the file has no rows; its first line names the columns {','.join(GRID_COLUMNS)}")
-    reader = csv.reader([l for _, l in lines])
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"--grid {path}: cannot be read ({getattr(e, 'strerror', None) or e}); "
+                        "give paper, extended, all or a CSV file of rows") from None
+    numbered = enumerate(text.splitlines(), 1)
+    lines = [(n, line) for n, line in numbered if line.strip() and not line.lstrip().startswith('#')]
+    if not lines:
+        raise UserError(f"--grid {path}: the file has no rows; "
+                        f"its first line names the columns {','.join(GRID_COLUMNS)}")
+    reader = csv.reader([line for _, line in lines])
     header = [h.strip() for h in next(reader)]
     unknown = [h for h in header if h not in GRID_COLUMNS]
-    if unknown: raise UserError(f"--grid {path}, line {lines[0][0]}: unknown column {unknown[0]!r}; the columns are {', '.join(GRID_COLUMNS)}")
+    if unknown:
+        raise UserError(f"--grid {path}, line {lines[0][0]}: unknown column {unknown[0]!r}; "
+                        f"the columns are {', '.join(GRID_COLUMNS)}")
     missing = [c for c in GRID_COLUMNS[:3] if c not in header]
-    if missing: raise UserError(f"--grid {path}, line {lines[0][0]}: the column {missing[0]!r} is missing; name, model and lr are required")
+    if missing:
+        raise UserError(f"--grid {path}, line {lines[0][0]}: the column {missing[0]!r} is missing; "
+                        "name, model and lr are required")
     rows, slugs = [], {}
     for (n, _), values in zip(lines[1:], reader):
         where = f"--grid {path}, line {n}"
-        if len(values) != len(header): raise UserError(f"{where}: {len(values)} values for {len(header)} columns ({', '.join(header)})")
+        if len(values) != len(header):
+            raise UserError(f"{where}: {len(values)} values for {len(header)} columns ({', '.join(header)})")
         try: r = _grid_row(dict(zip(header, (x.strip() for x in values))))
         except UserError as e: raise UserError(f"{where}: {re.sub('^--', '', str(e))}") from None
-        if r.slug in slugs: raise UserError(f"{where}: the row {r.name!r} has the same folder name as line {slugs[r.slug]}; rename one")
+        if r.slug in slugs:
+            raise UserError(f"{where}: the row {r.name!r} has the same folder name as line {slugs[r.slug]}; rename one")
         if r.name in ROWS and ROWS[r.name] != r:
-            raise UserError(f"{where}: {r.name!r} is a row of the built-in grid with another configuration; give your row another name")
+            raise UserError(f"{where}: {r.name!r} is a row of the built-in grid with another configuration; "
+                            "give your row another name")
         taken = next((b.name for b in ROWS.values() if b.slug == r.slug and b.name != r.name), None)
-        if taken: raise UserError(f"{where}: the row {r.name!r} would share the folder {r.slug!r} of the built-in row {taken!r}; rename it")
-        slugs[r.slug] = n; rows.append(r)
+        if taken:
+            raise UserError(f"{where}: the row {r.name!r} would share the folder {r.slug!r} of the built-in row "
+                            f"{taken!r}; rename it")
+        slugs[r.slug] = n
+        rows.append(r)
     if not rows: raise UserError(f"--grid {path}: the file has a header but no rows")
     return rows
-
-
-# %% ../nbs/06_runner.ipynb #1395cf15
-def _grid_row(v: dict) -> Row:
-    "The `Row` of one line of a grid file, as `{column: text}`; a built-in row's name keeps its family and groups unless the line gives them."
-    if not v['name']: raise UserError("the name is empty")
-    check_model(v['model'], 'model')
-    b = ROWS.get(v['name'])
-    return Row(v['name'], v['model'], check_number('lr', v['lr'], float, 0),
-               check_number('batch_size', v.get('batch_size') or 100, int, 1, strict=False), check_number('seed', v.get('seed') or 0, int, 0, strict=False),
-               family=v.get('family') or (b.family if b else ''), groups=(v['group'],) if v.get('group') else (b.groups if b else ()))
-
 
 # %% ../nbs/06_runner.ipynb #ce7258fc
 def select_rows(grid: str = 'paper', only=None) -> list:
     "The rows of `grid` (paper, extended, all, or a CSV grid file), restricted to the names in `only` when given."
     if grid in GRIDS: rows = GRIDS[grid]
     elif str(grid).lower().endswith('.csv') or Path(grid).is_file(): rows = read_grid(grid)
-    else: raise UserError(f"--grid {grid!r} is not a grid; use one of {', '.join(GRIDS)} or a CSV file of rows (name,model,lr,batch_size,seed)")
+    else:
+        raise UserError(f"--grid {grid!r} is not a grid; use one of {', '.join(GRIDS)} "
+                        "or a CSV file of rows (name,model,lr,batch_size,seed)")
     if not only: return list(rows)
     names = [only] if isinstance(only, str) else list(only)
     unknown = [n for n in names if n not in {r.name for r in rows}]
-    if unknown: raise UserError(f"--only {', '.join(unknown)}: not in the {grid} grid; use names from: {', '.join(r.name for r in rows)}")
+    if unknown:
+        raise UserError(f"--only {', '.join(unknown)}: not in the {grid} grid; "
+                        f"use names from: {', '.join(r.name for r in rows)}")
     return [r for r in rows if r.name in names]
-
 
 # %% ../nbs/06_runner.ipynb #d4aaaa76
 PROFILES = {  # epochs and subset sizes (None: the whole split)
@@ -96,15 +113,17 @@ def resolve_profile(profile: str = 'auto', device: str = 'auto', quiet: bool = F
     "`full` on a GPU and `quick` on a CPU for `auto` (said in one line); else the named profile."
     if profile == 'auto':
         chosen = 'full' if device_kind(device) == 'cuda' else 'quick'
-        if not quiet: print(f"profile auto: {chosen} ({'a GPU is' if chosen == 'full' else 'no GPU:'} {'available' if chosen == 'full' else 'the CPU-sized version of every row'})", file=sys.stderr)
+        if not quiet:
+            why = 'a GPU is available' if chosen == 'full' else 'no GPU: the CPU-sized version of every row'
+            print(f"profile auto: {chosen} ({why})", file=sys.stderr)
         return chosen
-    if profile not in PROFILES: raise UserError(f"--profile {profile!r} is not a profile; use one of auto, {', '.join(PROFILES)}")
+    if profile not in PROFILES:
+        raise UserError(f"--profile {profile!r} is not a profile; use one of auto, {', '.join(PROFILES)}")
     return profile
-
 
 # %% ../nbs/06_runner.ipynb #42a810ec
 def run_folder(runs_dir, cfg: RunConfig, slug: str, device: str = None) -> Path:
-    "Where the run `cfg` lives: `<runs_dir>/<run set>/<slug>` (the run set of its profile, dataset, precision and device kind)."
+    "Where the run `cfg` lives: `<runs_dir>/<run set>/<slug>` (its run set: profile, dataset, precision, device kind)."
     return run_set_dir(runs_dir, cfg.profile, cfg.dataset, cfg.precision, device or cfg.device)/slug
 
 # %% ../nbs/06_runner.ipynb #113be2be
@@ -123,14 +142,17 @@ def check_writable(path: Path, what: str = '--runs_dir'):
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path): pass
-    except OSError as e: raise UserError(f"{what} {path} is not writable ({e.strerror or e}); choose a folder you can write to") from None
+    except OSError as e:
+        raise UserError(f"{what} {path} is not writable ({e.strerror or e}); "
+                        "choose a folder you can write to") from None
 
 def check_can_create(path: Path, what: str):
-    "A one-line UserError, creating nothing, when `path` could not be made and written: a file on its way, or a read-only place."
+    "A one-line UserError, creating nothing, when `path` could not be made and written (a file in the way, read-only)."
     _no_file_in_the_way(path, what)
     top = next(p for p in [path, *path.parents] if p.exists())
     if not os.access(top, os.W_OK | os.X_OK):
-        raise UserError(f"{what} {path}: {top} is not writable (read-only, or not yours); choose a folder you can write to")
+        raise UserError(f"{what} {path}: {top} is not writable (read-only, or not yours); "
+                        "choose a folder you can write to")
 
 def check_readable(path: Path, what: str = '--runs_dir', must_exist: bool = False):
     "What a command that only reads checks: `path` is not a file and, with `must_exist`, is there; nothing is created."
@@ -140,8 +162,8 @@ def check_readable(path: Path, what: str = '--runs_dir', must_exist: bool = Fals
 
 # %% ../nbs/06_runner.ipynb #c75f2dba
 KERNEL = 'vgg_report'
-# How papermill ends a kernel once every cell has run (and its outputs arrived): at once. A graceful shutdown waited 1-4 s here for
-# the training kernel to exit, on every run; by then the run's files are all written, each one atomically.
+# How papermill ends a kernel once every cell has run (and its outputs arrived): at once. A graceful shutdown waited
+# 1-4 s here for the training kernel to exit, on every run; by then the run's files are all written, each atomically.
 KERNEL_SHUTDOWN = 'immediate'
 EXPERIMENT_NB = NOTEBOOK                       # the template in nbs/, and its executed copy in each run's folder
 
@@ -152,8 +174,9 @@ def install_kernel(name: str = KERNEL, display_name: str = 'Python (vgg_report)'
     path = Path(install(kernel_name=name, display_name=display_name, prefix=sys.prefix))
     spec = json.loads((path/'kernel.json').read_text())
     spec['argv'][0] = sys.executable
-    for flag in ('--IPKernelApp.log_level=ERROR',        # no start-up chatter in run logs
-                 '--HistoryManager.enabled=False'):      # no IPython history database: nothing to lock between parallel runs or to fail on a full disk
+    # no start-up chatter in run logs; no IPython history database (nothing to lock between parallel runs, or to fail on
+    # a full disk)
+    for flag in ('--IPKernelApp.log_level=ERROR', '--HistoryManager.enabled=False'):
         if flag not in spec['argv']: spec['argv'].append(flag)
     (path/'kernel.json').write_text(json.dumps(spec, indent=1))
     return path
@@ -173,81 +196,89 @@ NOTEBOOK_PARAMS = {  # the experiment notebook's parameters beyond RunConfig's f
 
 # %% ../nbs/06_runner.ipynb #eeadf488
 def parameters_cell() -> str:
-    """The experiment notebook's papermill parameters cell, as `RunConfig` (names, types, help, the notebook's defaults) and
-    `NOTEBOOK_PARAMS` define it. Papermill needs the cell literal; `tests/test_notebooks.py` proves it is this text."""
+    "The experiment notebook's papermill parameters cell, as `RunConfig` and `NOTEBOOK_PARAMS` define it."
     ps = [(f.name, f.type, f.metadata.get('notebook', f.default), f.metadata['help']) for f in fields(RunConfig)]
     ps += [(n, t.__name__, d, h) for n, (t, d, h) in NOTEBOOK_PARAMS.items()]
     return '\n'.join(f'{n}: {t} = {d!r}  # {h}' for n, t, d, h in ps)
 
 def check_parameters(ns: dict):
-    "Stop the experiment notebook in one line when papermill injected a parameter it does not have (a misspelt `-p` name)."
+    "Stop the experiment notebook in one line when papermill injected a parameter it does not have (a misspelt `-p`)."
     known = {f.name for f in fields(RunConfig)} | set(NOTEBOOK_PARAMS)
     plain = (str, int, float, bool, type(None), list, dict)
-    unknown = sorted(k for k, v in ns.items() if not k.startswith('_') and k not in known and k not in ('In', 'Out') and isinstance(v, plain))
-    if unknown: raise UserError(f"unknown parameter {', '.join(unknown)}; the experiment notebook's parameters are {', '.join(sorted(known))}")
+    unknown = sorted(k for k, v in ns.items()
+                     if not k.startswith('_') and k not in known and k not in ('In', 'Out') and isinstance(v, plain))
+    if unknown:
+        raise UserError(f"unknown parameter {', '.join(unknown)}; "
+                        f"the experiment notebook's parameters are {', '.join(sorted(known))}")
 
 def check_project():
-    "Fail in one line when the project root (with `nbs/experiment.ipynb`) is not where `$VGG_REPORT_ROOT` or the working folder says."
+    "Fail in one line when the project root (with `nbs/experiment.ipynb`) is not where `$VGG_REPORT_ROOT` or cwd says."
     if not (nbs_dir()/EXPERIMENT_NB).is_file():
-        how = f"$VGG_REPORT_ROOT={os.environ['VGG_REPORT_ROOT']}" if os.environ.get('VGG_REPORT_ROOT') else f'the folder {Path.cwd()}'
-        raise UserError(f"{how} is not a vgg_report checkout (no nbs/{EXPERIMENT_NB}); run from the project or point $VGG_REPORT_ROOT at it")
+        root = os.environ.get('VGG_REPORT_ROOT')
+        how = f"$VGG_REPORT_ROOT={root}" if root else f'the folder {Path.cwd()}'
+        raise UserError(f"{how} is not a vgg_report checkout (no nbs/{EXPERIMENT_NB}); "
+                        "run from the project or point $VGG_REPORT_ROOT at it")
 
 class _ForwardStop:
-    """While papermill runs a kernel: the first Ctrl-C (or SIGTERM) is passed on to the training in the kernel (`RunDir.trainer_pid`),
-    which saves where it is and stops; a second Ctrl-C, or one before training started, stops at once."""
+    "While papermill runs a kernel: the first Ctrl-C is passed on to the training in it; a second stops at once."
     def __init__(self, out: Path): self.out, self.asked, self._signals = out, False, None
     def __enter__(self):
-        self._signals = on_stop_signals(self._handle); self._signals.__enter__()
+        self._signals = on_stop_signals(self._handle)
+        self._signals.__enter__()
         return self
     def _handle(self, signum, frame):
         pid = RunDir(self.out).trainer_pid()
         if self.asked or pid is None: raise KeyboardInterrupt
         self.asked = True
-        print(f"\nstopping {self.out.name}: the run saves where it is (Ctrl-C again to stop at once, losing the current epoch)", file=sys.stderr, flush=True)
+        print(f"\nstopping {self.out.name}: the run saves where it is "
+              "(Ctrl-C again to stop at once, losing the current epoch)", file=sys.stderr, flush=True)
         os.kill(pid, signal.SIGINT)
     def __exit__(self, *exc): self._signals.__exit__(*exc)
 
 # %% ../nbs/06_runner.ipynb #987d04e5
 def notebook_run(cfg: RunConfig, out_dir: str = '') -> tuple:
-    "The experiment notebook's run: `cfg` with its named profile's epochs and sizes (as `--profile`), and its checked folder."
+    "The notebook's run: `cfg` with its named profile's epochs and sizes (as `--profile`), and its checked folder."
     if cfg.profile in PROFILES:
         for k, v in PROFILES[cfg.profile].items(): setattr(cfg, k, v)
     if out_dir: out, what = Path(out_dir).expanduser().resolve(), '-p out_dir'
     else:
-        slug = ROWS[cfg.row].slug if cfg.row in ROWS else slugify(f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
+        name = f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}'
+        slug = ROWS[cfg.row].slug if cfg.row in ROWS else slugify(name)
         out, what = run_folder(None, cfg, slug), runs_dir_option()
     check_writable(out, what)
     return cfg.validate(), out
 
 # %% ../nbs/06_runner.ipynb #885aa9ce
 def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
-    """Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics. A failure is recorded in `failure.json`
-    (`RunFailed`); a problem the user must fix (bad input, a full disk) is a `UserError`; a stop on request a `KeyboardInterrupt`."""
+    "Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics."
     import papermill as pm
     check_project()                         # the CLIs check it before touching folders; library callers here
     params = dict(asdict(cfg), out_dir=str(out), data_dir=str(_data_dir(data_dir)), progress=progress)
     run = RunDir(out)
     (run/FAILURE).unlink(missing_ok=True)
     stop, before = _ForwardStop(out), os.environ.get(ENV_DIE_WITH_PARENT)
-    os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training too (restored below)
+    os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training (restored below)
     try:
         with stop:
-            pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params, kernel_name=KERNEL,
-                                cwd=str(nbs_dir()), progress_bar=False, log_output=False, shutdown_kernel=KERNEL_SHUTDOWN,
-                                stdout_file=sys.stdout if stream else None, stderr_file=sys.stderr if stream else None)
-        if run.metrics is None: raise RunFailed(f"run {cfg.row!r} ended without {METRICS}; see {out/EXPERIMENT_NB}")
+            pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params,
+                                kernel_name=KERNEL, cwd=str(nbs_dir()), progress_bar=False, log_output=False,
+                                shutdown_kernel=KERNEL_SHUTDOWN, stdout_file=sys.stdout if stream else None,
+                                stderr_file=sys.stderr if stream else None)
+        if run.metrics is None:
+            raise RunFailed(f"run {cfg.row!r} ended without {METRICS}; see {out/EXPERIMENT_NB}")
     except pm.PapermillExecutionError as e:
         msg = ' '.join(str(e.evalue).split())
         if e.ename in ('RunInterrupted', 'KeyboardInterrupt') or stop.asked: raise KeyboardInterrupt(msg) from None
         if e.ename == 'UserError': raise UserError(f"run {cfg.row!r}: {msg}") from None
         err = RunFailed(f"run {cfg.row!r} failed ({e.ename}: {msg}); see {out/EXPERIMENT_NB}")
-        failure = dict(row=cfg.row, error=str(err), notebook=str(out/EXPERIMENT_NB), time=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        failure = dict(row=cfg.row, error=str(err), notebook=str(out/EXPERIMENT_NB),
+                       time=time.strftime('%Y-%m-%dT%H:%M:%S'))
         try: run.write(FAILURE, failure)
         except UserError: pass                  # the disk is full too: the error still reaches the user
         raise err from None
     except OSError as e:                        # papermill could not write the executed notebook
-        raise UserError(f"cannot write {out/EXPERIMENT_NB} ({e.strerror or e}): free some space or choose a writable --runs_dir; "
-                        f"the run keeps its last checkpoint and the same command resumes") from None
+        raise UserError(f"cannot write {out/EXPERIMENT_NB} ({e.strerror or e}): free some space or choose a writable "
+                        f"--runs_dir; the run keeps its last checkpoint and the same command resumes") from None
     finally:
         if before is None: os.environ.pop(ENV_DIE_WITH_PARENT, None)
         else: os.environ[ENV_DIE_WITH_PARENT] = before
@@ -264,18 +295,22 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
     explicit = dict(model=model, lr=lr, batch_size=batch_size, seed=seed)
     if row is not None:
         given = [k for k, v in explicit.items() if v is not None]
-        if given: raise UserError(f"--row {row} fixes {', '.join('--' + k for k in given)}; give either --row or an explicit configuration")
+        if given:
+            raise UserError(f"--row {row} fixes {', '.join('--' + k for k in given)}; "
+                            "give either --row or an explicit configuration")
         r = row if isinstance(row, Row) else find_row(row)
         base, slug = dict(row=r.name, model=r.model, lr=r.lr, batch_size=r.batch_size, seed=r.seed), r.slug
     else:
-        if model is None: raise UserError("give --row NAME (a row of the grid) or --model NAME (an explicit configuration)")
-        base = dict(row=name or 'custom', model=model, lr=1e-3 if lr is None else lr, batch_size=100 if batch_size is None else batch_size,
-                    seed=0 if seed is None else seed)
+        if model is None:
+            raise UserError("give --row NAME (a row of the grid) or --model NAME (an explicit configuration)")
+        base = dict(row=name or 'custom', model=model, lr=1e-3 if lr is None else lr,
+                    batch_size=100 if batch_size is None else batch_size, seed=0 if seed is None else seed)
         slug = None
     get_device(device)
     prof = resolve_profile(profile, device, quiet=quiet)
     sizes = dict(PROFILES[prof])
-    overrides = {k: v for k, v in dict(epochs=epochs, n_train=n_train, n_val=n_val, n_test=n_test).items() if v is not None}
+    asked = dict(epochs=epochs, n_train=n_train, n_val=n_val, n_test=n_test)
+    overrides = {k: v for k, v in asked.items() if v is not None}
     if overrides: prof = 'custom'
     sizes.update(overrides)
     ds = resolve_dataset(dataset, data_dir, quiet=quiet)
@@ -286,6 +321,44 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
                     threads=threads).validate()
     if slug is None: slug = slugify(name or f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
     return cfg, slug
+
+# %% ../nbs/06_runner.ipynb #844e5a96
+def _list(models: bool, rows: bool):
+    "`vgg_run --list_models`: the registered models and their sizes; `--list_rows`: the grids' rows and the profiles."
+    if models:
+        for n in load_models():
+            print(f'{n:16} {count_params(create_model(n)):>11,} parameters  ({MODELS[n].__module__})')
+    if rows:
+        for g, rs in (('paper', PAPER_GRID), ('extended', EXTENDED_GRID)):
+            for r in rs: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')
+        for p, s in PROFILES.items(): print(f'profile {p}: {s}')
+
+def _acc(v) -> str: return 'n/a' if v is None else f'{v:.4f}'    # an accuracy in a line (vgg_run's and vgg_sweep's)
+
+def _run_locked(cfg, out, data_dir, force: bool):
+    "Run `cfg` in `out` under its lock unless finished: a line before, one after; exit 1 on failure, 130 when stopped."
+    run = RunDir(out)
+    with run.lock:
+        state = run.prepare(cfg.hash, force, say=lambda s: print(s, file=sys.stderr))
+        if state in FINISHED:
+            print(f"{cfg.row}: already {state} in {out} (use --force to run it again)")
+            return
+        print(f"{cfg.row}: {'resuming' if state == 'partial' else 'running'} {cfg.model} lr={cfg.lr:g} "
+              f"batch={cfg.batch_size} seed={cfg.seed} epochs={cfg.epochs} on {cfg.dataset} ({cfg.profile}) in {out}",
+              flush=True)
+        try: m = execute_run(cfg, out, data_dir)
+        except RunFailed as e:
+            print(f'error: {e}', file=sys.stderr)
+            sys.exit(1)
+        except KeyboardInterrupt as e:
+            why = ' '.join(str(e.args[0]).split()) if e.args else ''      # the kernel's message, empty when it had none
+            if 'resume' not in why:
+                tail = f'{out} keeps its last checkpoint; run the same command again to resume'
+                why = (why + '; ' if why else '') + tail
+            print(f"\ninterrupted: {why}", file=sys.stderr)
+            sys.exit(130)
+    print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, "
+          f"test acc {_acc(m['test_acc'])} -> {run/METRICS}")
 
 # %% ../nbs/06_runner.ipynb #dc47669b
 @command
@@ -304,8 +377,8 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
             runs_dir: str = None,  # where runs go (default: $VGG_REPORT_RUNS, else runs/)
             device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
             precision: str = 'fp32',  # fp32 (the study) or bf16
-            compile: str = 'off',  # off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile the model
-            threads: str = '1',  # CPU threads the run trains on, whatever the environment says (part of the run's configuration)
+            compile: str = 'off',  # torch.compile the model: off, default, reduce-overhead (CUDA graphs), max-autotune
+            threads: str = '1',  # CPU threads the run trains on, whatever the environment says (part of its config)
             name: str = None,  # folder name for an explicit configuration
             force: bool = False,  # run a finished run again (the old folder is kept aside)
             list_rows: bool = False,  # list the grid's rows and the profiles, then exit
@@ -313,42 +386,11 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
            ):
     "Run one experiment of the study (a grid row or an explicit configuration) through the experiment notebook."
     if list_models or list_rows: return _list(list_models, list_rows)
-    cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset, data_dir, device,
-                             precision, name, compile=compile, threads=threads)
+    cfg, slug = build_config(row, model, lr, batch_size, seed, profile, epochs, n_train, n_val, n_test, dataset,
+                             data_dir, device, precision, name, compile=compile, threads=threads)
     root = _runs_dir(runs_dir)
     check_writable(root, runs_dir_option(runs_dir))
-    check_kernel(); check_project()
+    check_kernel()
+    check_project()
     out = run_folder(root, cfg, slug)
     _run_locked(cfg, out, data_dir, force)
-
-# %% ../nbs/06_runner.ipynb #844e5a96
-def _list(models: bool, rows: bool):
-    "`vgg_run --list_models`: the registered models and their sizes; `--list_rows`: the grids' rows and the profiles."
-    if models:
-        for n in load_models(): print(f'{n:16} {count_params(create_model(n)):>11,} parameters  ({MODELS[n].__module__})')
-    if rows:
-        for g, rs in (('paper', PAPER_GRID), ('extended', EXTENDED_GRID)):
-            for r in rs: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')
-        for p, s in PROFILES.items(): print(f'profile {p}: {s}')
-
-def _acc(v) -> str: return 'n/a' if v is None else f'{v:.4f}'    # an accuracy in a line (vgg_run's and vgg_sweep's)
-
-def _run_locked(cfg, out, data_dir, force: bool):
-    "Run `cfg` in `out` under the folder's lock, unless it is finished: one line before, one after; exit 1 when it fails, 130 when stopped."
-    run = RunDir(out)
-    with run.lock:
-        state = run.prepare(cfg.hash, force, say=lambda s: print(s, file=sys.stderr))
-        if state in FINISHED:
-            print(f"{cfg.row}: already {state} in {out} (use --force to run it again)")
-            return
-        print(f"{cfg.row}: {'resuming' if state == 'partial' else 'running'} {cfg.model} lr={cfg.lr:g} batch={cfg.batch_size} seed={cfg.seed} "
-              f"epochs={cfg.epochs} on {cfg.dataset} ({cfg.profile}) in {out}", flush=True)
-        try: m = execute_run(cfg, out, data_dir)
-        except RunFailed as e: print(f'error: {e}', file=sys.stderr); sys.exit(1)
-        except KeyboardInterrupt as e:
-            why = ' '.join(str(e.args[0]).split()) if e.args else ''      # the kernel's message, empty when it had none
-            if 'resume' not in why:
-                why = (why + '; ' if why else '') + f'{out} keeps its last checkpoint; run the same command again to resume'
-            print(f"\ninterrupted: {why}", file=sys.stderr)
-            sys.exit(130)
-    print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, test acc {_acc(m['test_acc'])} -> {run/METRICS}")

@@ -35,7 +35,8 @@ __all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED
 PRECISIONS = ('fp32', 'bf16')
 RUN_PROFILES = ('full', 'quick', 'smoke', 'custom')    # what a run records (auto is resolved before)
 COMPILE_MODES = ('off', 'default', 'reduce-overhead', 'max-autotune')
-SPLIT_SIZES = dict(train=CIFAR_SIZES['train'] - CIFAR_SIZES['train'] // 20, val=CIFAR_SIZES['train'] // 20, test=CIFAR_SIZES['test'])
+SPLIT_SIZES = dict(train=CIFAR_SIZES['train'] - CIFAR_SIZES['train'] // 20, val=CIFAR_SIZES['train'] // 20,
+                   test=CIFAR_SIZES['test'])
 
 def check_number(name, v, kind=float, low=None, strict=True, allow_none=False):
     "Parse `v` as `kind` and check it against `low`; a one-line UserError otherwise."
@@ -55,18 +56,18 @@ def check_number(name, v, kind=float, low=None, strict=True, allow_none=False):
 
 def check_compile(mode: str) -> str:
     "`mode` when it is one of `COMPILE_MODES`, else a one-line UserError naming them."
-    if mode not in COMPILE_MODES: raise UserError(f"--compile {mode!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
+    if mode not in COMPILE_MODES:
+        raise UserError(f"--compile {mode!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
     return mode
 
 def param(default, help: str, hashed: bool = False, **notebook):
-    """A parameter of a run: its default, its help text (the experiment notebook's comment), whether it decides the results (it
-    enters the config hash), and `notebook=value` when the experiment notebook's default differs (tiny sizes for a run by hand)."""
+    "A parameter of a run: its default, its help, whether it is hashed, and `notebook=value`: the notebook's default."
     return field(default=default, metadata=dict(help=help, hashed=hashed, **notebook))
 
 # %% ../nbs/04_train.ipynb #714ecb49
 @dataclass
 class RunConfig:
-    "Every parameter of one training run (the study §4), with the names used in notebooks, grid, files and tables: their one definition."
+    "Every parameter of one training run (the study §4), named as in notebooks, grid, files and tables: one definition."
     row: str = param('custom', "the row's name in the grid (the study §6), or a name of your own")
     model: str = param('vgg08', 'a registered model (`vgg_run --list_models` lists them)', hashed=True)
     lr: float = param(1e-3, 'initial learning rate of Adam', hashed=True)
@@ -80,18 +81,19 @@ class RunConfig:
     weight_decay: float = param(0.0, "Adam's weight decay", hashed=True)
     eta_min: float = param(2e-5, "the cosine schedule's final learning rate", hashed=True)
     precision: str = param('fp32', 'fp32 (the study) or bf16 (autocast; changes the numerics)', hashed=True)
-    threads: int = param(1, "CPU threads the run trains on, set by the run itself (a deep BN network's numbers depend on them)",
-                         hashed=True)
+    threads: int = param(1, "CPU threads the run trains on, set by the run itself "
+                            "(a deep BN network's numbers depend on them)", hashed=True)
     device: str = param('auto', 'auto, cpu, cuda, cuda:N or mps')
-    compile: str = param('off', 'off, default, reduce-overhead (CUDA graphs on a GPU) or max-autotune: torch.compile, numbers equal up to rounding')
+    compile: str = param('off', 'torch.compile: off, default, reduce-overhead (CUDA graphs) or max-autotune; '
+                                'equal up to rounding')
     profile: str = param('custom', 'the profile the sizes came from (full, quick, smoke or custom)')
 
     @property
     def hash(self) -> str:
-        "A short hash of the parameters that decide the results, and of the synthetic dataset's version when the run uses it."
+        "A short hash of the parameters that decide the results, and of the synthetic dataset's version if used."
         d = {k: getattr(self, k) for k in HASHED}
-        if d['threads'] == 1: del d['threads']     # the default hashes as before threads were recorded: sweeps ran one a row
-        if self.dataset == 'synthetic': d['data_version'] = SYNTHETIC_VERSION   # images of another version: another configuration
+        if d['threads'] == 1: del d['threads']     # the default hashes as before threads were recorded (one a row)
+        if self.dataset == 'synthetic': d['data_version'] = SYNTHETIC_VERSION   # another version: another configuration
         blob = json.dumps(d, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -106,16 +108,19 @@ def validate(self: RunConfig) -> RunConfig:
     self.epochs = check_number('epochs', self.epochs, int, 1, strict=False)
     self.weight_decay = check_number('weight_decay', self.weight_decay, float, 0, strict=False)
     self.eta_min = check_number('eta_min', self.eta_min, float, 0, strict=False)
-    if self.dataset not in DATASETS: raise UserError(f"--dataset {self.dataset!r} is not a dataset; use one of {', '.join(DATASETS)}")
+    if self.dataset not in DATASETS:
+        raise UserError(f"--dataset {self.dataset!r} is not a dataset; use one of {', '.join(DATASETS)}")
     for k in ('train', 'val', 'test'):
         n = check_number(f'n_{k}', getattr(self, f'n_{k}'), int, 1, strict=False, allow_none=True)
         if n is not None and n > SPLIT_SIZES[k]:
-            raise UserError(f"--n_{k} {n} is larger than the {k} split ({SPLIT_SIZES[k]} images); use 1..{SPLIT_SIZES[k]} or leave it out for all")
-        setattr(self, f'n_{k}', None if n == SPLIT_SIZES[k] else n)     # the whole split, however it was asked for: one hash
+            raise UserError(f"--n_{k} {n} is larger than the {k} split ({SPLIT_SIZES[k]} images); "
+                            f"use 1..{SPLIT_SIZES[k]} or leave it out for all")
+        setattr(self, f'n_{k}', None if n == SPLIT_SIZES[k] else n)     # the whole split, however asked for: one hash
     self.threads = check_number('threads', self.threads, int, 1, strict=False)
     if self.profile not in RUN_PROFILES:
         raise UserError(f"--profile {self.profile!r} is not a run's profile; use one of {', '.join(RUN_PROFILES)}")
-    if self.precision not in PRECISIONS: raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
+    if self.precision not in PRECISIONS:
+        raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
     get_device(self.device)
     check_compile(self.compile)
     if not str(self.row).strip(): raise UserError("--row must not be empty")
@@ -136,19 +141,20 @@ def autocast(device: torch.device, precision: str):
 # %% ../nbs/04_train.ipynb #9e84a8a6
 @contextmanager
 def reproducible(device: torch.device):
-    """On a GPU, for the duration: deterministic cuDNN and cuBLAS kernels, without cuDNN's autotuner, so that a run, and a
-    run paused and resumed, gives the same numbers every time; the settings before are restored after. On an H100, two default
-    BN-Baseline runs ended 1 point apart in validation accuracy while two deterministic runs, and one paused and resumed, were
-    identical (`make gpu-check`). An operation without a deterministic kernel (a new block's, say) warns and runs. On a CPU: nothing."""
-    if device.type != 'cuda': yield; return
+    "On a GPU, for the duration: deterministic cuDNN and cuBLAS kernels, without the autotuner; on a CPU: nothing."
+    if device.type != 'cuda':
+        yield
+        return
     cudnn, env = torch.backends.cudnn, os.environ.get('CUBLAS_WORKSPACE_CONFIG')
-    old = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), cudnn.deterministic, cudnn.benchmark
-    os.environ['CUBLAS_WORKSPACE_CONFIG'] = env or ':4096:8'   # cuBLAS's reproducible workspace (CUDA's documented setting)
+    old = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+           cudnn.deterministic, cudnn.benchmark)
+    os.environ['CUBLAS_WORKSPACE_CONFIG'] = env or ':4096:8'   # cuBLAS's reproducible workspace (CUDA's documented one)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    cudnn.deterministic, cudnn.benchmark = True, False   # the autotuner may pick other kernels in another process (a resume)
+    cudnn.deterministic, cudnn.benchmark = True, False   # the autotuner may pick other kernels in another process
     try: yield
     finally:
-        torch.use_deterministic_algorithms(old[0], warn_only=old[1]); cudnn.deterministic, cudnn.benchmark = old[2], old[3]
+        torch.use_deterministic_algorithms(old[0], warn_only=old[1])
+        cudnn.deterministic, cudnn.benchmark = old[2], old[3]
         if env is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
 
 # %% ../nbs/04_train.ipynb #2db8f8cf
@@ -162,9 +168,9 @@ def run_threads(n: int):
 
 # %% ../nbs/04_train.ipynb #2dfff4d8
 def compile_model(model, mode: str = 'off'):
-    """`model` with its forward compiled by `torch.compile(mode=mode)`, sharing its parameters (its state dict and hooks still go
-    through `model`); `model` itself when `mode` is `off`. On a GPU, `reduce-overhead` replays each step as CUDA graphs."""
-    return model if check_compile(mode) == 'off' else torch.compile(model, mode=mode, dynamic=False)   # fixed shapes: one graph per batch shape
+    "`model` with its forward compiled by `torch.compile(mode=mode)`, sharing its parameters; `model` itself if `off`."
+    # fixed shapes: one graph per batch shape
+    return model if check_compile(mode) == 'off' else torch.compile(model, mode=mode, dynamic=False)
 
 def _graphed(model) -> bool:
     "Whether `model` is compiled and on a GPU, where CUDA graphs must be told each new step begins."
@@ -172,15 +178,17 @@ def _graphed(model) -> bool:
 
 @contextmanager
 def compile_errors(mode: str):
-    "Turn a failure of `torch.compile` (no C++ compiler, no Triton, an unsupported operation) into one line saying what to do."
-    if mode == 'off': yield; return
+    "Turn a failure of `torch.compile` (no C++ compiler, no Triton, an unsupported operation) into one line."
+    if mode == 'off':
+        yield
+        return
     try: yield
     except torch._dynamo.exc.TorchDynamoException as e:
-        why = next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
-        raise UserError(f"--compile {mode} failed ({why[:300]}); run again with --compile off: the epochs already saved are kept") from None
+        why = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise UserError(f"--compile {mode} failed ({why[:300]}); run again with --compile off: "
+                        "the epochs already saved are kept") from None
 
-
-# %% ../nbs/04_train.ipynb #48a02783
+# %% ../nbs/04_train.ipynb #49bc8302
 def git_commit() -> str:
     "The project's git commit (with `-dirty` when tracked files changed), or 'unknown'."
     try:
@@ -191,9 +199,8 @@ def git_commit() -> str:
         return sha + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
-# %% ../nbs/04_train.ipynb #49bc8302
 def _torchvision_version() -> str:
-    "torchvision's version with its build tag, read from its version.py: importing torchvision costs over a second per run."
+    "torchvision's version with its build tag, read from its version.py (importing torchvision costs over a second)."
     import importlib.util, re
     spec = importlib.util.find_spec('torchvision')
     if spec is None: return 'not installed'
@@ -214,11 +221,11 @@ def device_name(device: torch.device) -> str:
 
 # %% ../nbs/04_train.ipynb #9324e508
 class StopRequest:
-    """While active (in the main thread), the first SIGINT (Ctrl-C) or SIGTERM asks the run to stop at the next batch, save and exit;
-    a second Ctrl-C stops at once. Truthy once asked."""
+    "While active (main thread), a first SIGINT or SIGTERM asks the run to stop, save and exit; truthy once asked."
     def __init__(self): self.signum, self._signals = None, None
     def __enter__(self):
-        self._signals = on_stop_signals(self._handle); self._signals.__enter__()
+        self._signals = on_stop_signals(self._handle)
+        self._signals.__enter__()
         return self
     def _handle(self, signum, frame):
         if self.signum is not None and signum == signal.SIGINT: raise KeyboardInterrupt
@@ -235,7 +242,8 @@ class _Progress:
     def __init__(self, mode: str, epochs: int, every: float = 30.):
         if mode not in ('bar', 'lines', 'none'): raise UserError(f"--progress {mode!r}: use bar, lines or none")
         self.mode, self.epochs, self.every, self.bar = mode, epochs, every, None
-        self.epoch, self.n, self.t0 = 0, 0, time.time(); self.last = self.t0         # `start` sets them for each epoch
+        self.epoch, self.n, self.t0 = 0, 0, time.time()         # `start` sets them for each epoch
+        self.last = self.t0
     def start(self, epoch, n):
         self.epoch, self.n, self.t0, self.last = epoch, n, time.time(), time.time()
         if self.mode == 'bar':
@@ -245,7 +253,9 @@ class _Progress:
         "Whether it is time to show (and so read back) the running loss."
         now = time.time()
         gap = 0.5 if self.mode == 'bar' else self.every
-        if now - self.last >= gap: self.last = now; return True
+        if now - self.last >= gap:
+            self.last = now
+            return True
         return False
     def update(self, i, loss=None, acc=None):
         if self.bar is not None:
@@ -253,15 +263,22 @@ class _Progress:
             if loss is not None: self.bar.set_postfix(loss=f'{loss:.3f}', acc=f'{acc:.3f}', refresh=False)
             self.bar.refresh()
         elif self.mode == 'lines' and loss is not None:
-            print(f'  epoch {self.epoch}/{self.epochs} batch {i}/{self.n} loss {loss:.3f} acc {acc:.3f} ({time.time() - self.t0:.0f}s)', flush=True)
+            print(f'  epoch {self.epoch}/{self.epochs} batch {i}/{self.n} loss {loss:.3f} acc {acc:.3f} '
+                  f'({time.time() - self.t0:.0f}s)', flush=True)
     def end(self, row):
-        if self.bar is not None: self.bar.close(); self.bar = None
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
         if self.mode != 'none':
-            print(f"epoch {row['epoch']:>3}/{self.epochs}  lr {row['lr']:.2e}  train {row['train_loss']:.3f} / {row['train_acc']:.3f}"
+            print(f"epoch {row['epoch']:>3}/{self.epochs}  lr {row['lr']:.2e}  "
+                  f"train {row['train_loss']:.3f} / {row['train_acc']:.3f}"
                   f"  val {row['val_loss']:.3f} / {row['val_acc']:.3f}  {row['seconds']:.1f}s", flush=True)
     def close(self):
-        if self.bar is not None: self.bar.close(); self.bar = None
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
+# %% ../nbs/04_train.ipynb #a4f9cdea
 def _cpu_state(model): return {k: v.detach().to('cpu', copy=True) for k, v in model.state_dict().items()}
 
 def _epochs_to(history, threshold):
@@ -279,9 +296,10 @@ def _device_of(model) -> torch.device: return next(model.parameters()).device
 
 # %% ../nbs/04_train.ipynb #36b6d1b0
 class EngineCB(Callback):
-    "How batches run: channels-last images, bf16 autocast when asked (`precision`), `torch.compile` when asked (`learn.net`)."
+    "How batches run: channels-last images, bf16 autocast if asked (`precision`), `torch.compile` if asked (`net`)."
     order = -10
-    def __init__(self, precision: str = 'fp32', compile: str = 'off'): self.precision, self.compile, self.cast = precision, compile, None
+    def __init__(self, precision: str = 'fp32', compile: str = 'off'):
+        self.precision, self.compile, self.cast = precision, compile, None
     def before_fit(self, learn):
         learn.net = compile_model(learn.model, self.compile)
         self.graphed = _graphed(learn.net)
@@ -323,10 +341,12 @@ class MetricsCB(Callback):
             self.seen += len(learn.yb)
     def after_train(self, learn):
         nan = (float('nan'), float('nan'))
-        learn.train_loss, learn.train_acc = tuple((torch.stack([self.loss_sum, self.acc_sum]) / self.n).tolist()) if self.n else nan
+        means = tuple((torch.stack([self.loss_sum, self.acc_sum]) / self.n).tolist()) if self.n else nan
+        learn.train_loss, learn.train_acc = means
     def after_validate(self, learn):
         loss, correct = torch.stack([self.val_loss, self.correct.float()]).tolist()
-        learn.val_loss, learn.val_acc = (loss / self.seen, correct / self.seen) if self.seen else (float('nan'), float('nan'))
+        nan = (float('nan'), float('nan'))
+        learn.val_loss, learn.val_acc = (loss / self.seen, correct / self.seen) if self.seen else nan
     def partial_state(self, learn) -> dict: return dict(loss_sum=self.loss_sum.cpu(), acc_sum=self.acc_sum.cpu())
     def load_partial(self, learn, state: dict): self.resume = state
 
@@ -375,7 +395,7 @@ def evaluate(model, x, y, bs: int = 1000, precision: str = 'fp32') -> tuple:
 
 # %% ../nbs/04_train.ipynb #6b16f85f
 class RandomStateCB(Callback):
-    "The generator `g` of the batches and torch's global one, for the checkpoint; an epoch's start, for a stop in its middle."
+    "The batches' generator `g` and torch's global one, for the checkpoint; an epoch's start, for a stop in its middle."
     def __init__(self, g: torch.Generator): self.g = g
     def before_train(self, learn): self.start = self.g.get_state()
     def state(self, learn) -> dict: return dict(gen=self.g.get_state(), torch_rng=torch.get_rng_state())
@@ -411,7 +431,7 @@ class GradFlowCB(Callback):
 
 # %% ../nbs/04_train.ipynb #5fb18202
 class HistoryCB(Callback):
-    "After each epoch, its row (`learn.row`) in `learn.history`, its gradient flow in `learn.grad_flow`, its seconds in `learn.wall`."
+    "After each epoch: its row (`learn.row`) in `history`, its gradient flow in `grad_flow`, its seconds in `wall`."
     order = 10
     def __init__(self): self.before = 0.0
     def before_fit(self, learn): learn.history, learn.grad_flow, learn.wall = [], [], 0.0
@@ -427,22 +447,25 @@ class HistoryCB(Callback):
         learn.grad_flow.extend(getattr(learn, 'epoch_flow', []))
         learn.wall += seconds
     def state(self, learn) -> dict: return dict(history=learn.history, grad_flow=learn.grad_flow, wall=learn.wall)
-    def load_state(self, learn, state: dict): learn.history, learn.grad_flow, learn.wall = state['history'], state['grad_flow'], state['wall']
+    def load_state(self, learn, state: dict):
+        learn.history, learn.grad_flow, learn.wall = state['history'], state['grad_flow'], state['wall']
     def partial_state(self, learn) -> dict: return dict(seconds=self.seconds())
     def load_partial(self, learn, state: dict): self.before = state['seconds']
 
 # %% ../nbs/04_train.ipynb #b2896dde
 class BestEpochCB(Callback):
-    "The epoch with the highest validation accuracy so far (the earliest on ties), and a CPU copy of its weights (`learn.best_state`)."
+    "The epoch of highest validation accuracy so far (earliest on ties), and a CPU copy of its weights (`best_state`)."
     order = 20
     def before_fit(self, learn): learn.best_epoch, learn.best_val_acc, learn.best_state = None, -1.0, None
     def after_epoch(self, learn):
         acc = getattr(learn, 'val_acc', None)               # measured by MetricsCB
         if getattr(learn, 'status', 'running') == 'running' and acc is not None and acc > learn.best_val_acc:
             learn.best_epoch, learn.best_val_acc, learn.best_state = learn.epoch + 1, acc, _cpu_state(learn.model)
-    def state(self, learn) -> dict: return dict(best_epoch=learn.best_epoch, best_val_acc=learn.best_val_acc, best_state=learn.best_state)
+    def state(self, learn) -> dict:
+        return dict(best_epoch=learn.best_epoch, best_val_acc=learn.best_val_acc, best_state=learn.best_state)
     def load_state(self, learn, state: dict):
-        learn.best_epoch, learn.best_val_acc, learn.best_state = state['best_epoch'], state['best_val_acc'], state['best_state']
+        learn.best_epoch, learn.best_val_acc = state['best_epoch'], state['best_val_acc']
+        learn.best_state = state['best_state']
 
 # %% ../nbs/04_train.ipynb #417ce907
 class ProgressCB(Callback):
@@ -475,8 +498,9 @@ def _same_device_kind(run: RunDir, device):
     started = (run.params or {}).get('resolved_device', '')
     if started and torch.device(started).type != device.type:
         kind = torch.device(started).type
-        raise UserError(f"{run.path} was started on {started} and cannot go on on {device}: its random state belongs to "
-                        f"{kind}; resume it there (--device {kind}), or train on {device.type} into another --runs_dir")
+        raise UserError(f"{run.path} was started on {started} and cannot go on on {device}: "
+                        f"its random state belongs to {kind}; resume it there (--device {kind}), "
+                        f"or train on {device.type} into another --runs_dir")
 
 def _states(learn, kind: str) -> dict:
     "Every callback's `state` (or `partial_state`), by its class name."
@@ -497,8 +521,9 @@ class CheckpointCB(Callback):
         learn.opt.load_state_dict(saved['opt'])
         learn.epoch, part = saved['epoch'], saved['partial']
         for cb in learn.cbs:
-            if type(cb).__name__ in saved['callbacks']: cb.load_state(learn, saved['callbacks'][type(cb).__name__])
-            if part and type(cb).__name__ in part['callbacks']: cb.load_partial(learn, part['callbacks'][type(cb).__name__])
+            name = type(cb).__name__
+            if name in saved['callbacks']: cb.load_state(learn, saved['callbacks'][name])
+            if part and name in part['callbacks']: cb.load_partial(learn, part['callbacks'][name])
         self.skip = part['batch'] if part else 0
         self._tables(learn)                                   # the tables follow the checkpoint resumed from
         at = f", batch {self.skip} of epoch {learn.epoch + 1}" if part else ''
@@ -511,22 +536,24 @@ class CheckpointCB(Callback):
         self._tables(learn)
     def save(self, learn, partial: bool = False) -> Path:
         "Save the run where it is: after the current epoch, or (`partial`) before the current batch."
-        self.run.save(dict(config_hash=self.hash, epoch=learn.epoch + (0 if partial else 1), model=learn.model.state_dict(),
+        self.run.save(dict(config_hash=self.hash, epoch=learn.epoch + (0 if partial else 1),
+                           model=learn.model.state_dict(),
                            opt=learn.opt.state_dict(), callbacks=_states(learn, 'state'),
-                           partial=dict(batch=learn.iter, callbacks=_states(learn, 'partial_state')) if partial else None))
+                           partial=dict(batch=learn.iter, callbacks=_states(learn, 'partial_state'))
+                           if partial else None))
         return self.run/CHECKPOINT
     def _tables(self, learn): self.run.write_tables(getattr(learn, 'history', []), getattr(learn, 'grad_flow', []))
 
 # %% ../nbs/04_train.ipynb #564504d8
 class InterruptCB(Callback):
-    "Stop on request (`StopRequest`): before the next batch, saved there (`learn.save_checkpoint`), or after the epoch's checkpoint."
+    "Stop on request (`StopRequest`): before the next batch, saved there, or after the epoch's checkpoint."
     order = 90
     def before_fit(self, learn): self.req = StopRequest().__enter__()
     def before_batch(self, learn):
         if not (self.req and learn.training): return
         saved = learn.save_checkpoint(partial=True) if hasattr(learn, 'save_checkpoint') else 'nowhere'
-        raise RunInterrupted(f"stopped at batch {learn.iter} of epoch {learn.epoch + 1}/{learn.epochs}; saved in {saved}; "
-                             f"run the same command again to resume")
+        raise RunInterrupted(f"stopped at batch {learn.iter} of epoch {learn.epoch + 1}/{learn.epochs}; "
+                             f"saved in {saved}; run the same command again to resume")
     def after_epoch(self, learn):
         if self.req and learn.epoch + 1 < learn.epochs and getattr(learn, 'status', 'running') == 'running':
             raise RunInterrupted(f"stopped after epoch {learn.epoch + 1}/{learn.epochs}; its checkpoint is saved; "
@@ -543,7 +570,7 @@ def _result(history, best_epoch) -> tuple:
     return next((h for h in history if h['epoch'] == best_epoch), None), (history[-1] if history else none)
 
 class ResultsCB(Callback):
-    "After the fit, the test set at the best epoch and at the last, and every number of the run `cfg` in `run`'s `metrics.json`."
+    "After the fit: the test set at the best epoch and the last, and every number of the run in `run`'s `metrics.json`."
     def __init__(self, run: RunDir, cfg, x_test, y_test): self.run, self.cfg, self.x, self.y = run, cfg, x_test, y_test
     def after_fit(self, learn):
         status, t0 = getattr(learn, 'status', 'running'), time.time()
@@ -556,7 +583,8 @@ class ResultsCB(Callback):
         keys, c = ('train_loss', 'train_acc', 'val_loss', 'val_acc'), self.cfg
         m = dict(status='complete' if status == 'running' else 'diverged', row=c.row, model=c.model, dataset=c.dataset,
                  profile=c.profile, config_hash=c.hash, best_epoch=getattr(learn, 'best_epoch', None),
-                 **{k: (best or {}).get(k) for k in keys}, test_loss=test[0], test_acc=test[1], final_epoch=last['epoch'],
+                 **{k: (best or {}).get(k) for k in keys}, test_loss=test[0], test_acc=test[1],
+                 final_epoch=last['epoch'],
                  **{f'final_{k}': last[k] for k in keys}, final_test_loss=final_test[0], final_test_acc=final_test[1],
                  epochs_to_40=_epochs_to(getattr(learn, 'history', []), 0.40),
                  epochs_to_45=_epochs_to(getattr(learn, 'history', []), 0.45), params=count_params(learn.model),
@@ -568,9 +596,9 @@ class ResultsCB(Callback):
 def _tb_stamp(name: str) -> int: return int(name.split('.')[3])   # events.out.tfevents.<seconds>.<host>.<pid>.<n>
 
 def _heatmap_figure(grad_flow: list, title: str):
-    "The layer × epoch heatmap of `grad_flow` rows on a figure of its own (no pyplot state: safe in any thread or kernel)."
+    "The layer × epoch heatmap of `grad_flow` rows on a figure of its own (no pyplot state: safe in any thread)."
     from matplotlib.figure import Figure
-    from vgg_report.plots import plot_grad_heatmap       # imported when drawn: `vgg_run` and the tests start without matplotlib
+    from vgg_report.plots import plot_grad_heatmap       # imported when drawn: `vgg_run` starts without matplotlib
     fig = Figure(figsize=(3.2, 4), dpi=100, layout='constrained')
     ax = fig.add_subplot()
     fig.colorbar(plot_grad_heatmap(pd.DataFrame(grad_flow), ax=ax, title=title), ax=ax, label='log10 mean |grad|')
@@ -578,14 +606,16 @@ def _heatmap_figure(grad_flow: list, title: str):
 
 # %% ../nbs/04_train.ipynb #25f4e78c
 class TensorBoardCB(Callback):
-    "Each epoch's numbers and gradient flow into `path` for TensorBoard, flushed before its checkpoint; a resume purges the rest."
+    "Each epoch's numbers and gradient flow into `path` for TensorBoard, flushed before its checkpoint; resumes purge."
     order = 35                                        # after HistoryCB's row, before CheckpointCB saves the epoch
     def __init__(self, path, title: str = '', heatmap_every: int = 10):
-        self.path, self.title, self.heatmap_every, self.writer, self.drawn = Path(path), title, heatmap_every, None, None
-    def before_epoch(self, learn):                    # not before_fit: CheckpointCB has then restored the epoch to resume from
+        self.path, self.title, self.heatmap_every = Path(path), title, heatmap_every
+        self.writer, self.drawn = None, None
+    def before_epoch(self, learn):             # not before_fit: CheckpointCB has then restored the epoch to resume from
         if self.writer is not None: return
         newest = max((_tb_stamp(p.name) for p in self.path.glob('events.out.tfevents.*')), default=0)
-        while time.time() < newest + 1: time.sleep(0.05)   # this file must sort after the earlier ones: its name starts with its second
+        # this file must sort after the earlier ones: its name starts with its second
+        while time.time() < newest + 1: time.sleep(0.05)
         self.writer = SummaryWriter(str(self.path), purge_step=learn.epoch + 1, flush_secs=3600)
         self.writer.add_custom_scalars({'gradient flow': {'mean |grad| per layer': ['Multiline', [r'grad_flow/\d+_']]}})
     def after_epoch(self, learn):
@@ -595,10 +625,11 @@ class TensorBoardCB(Callback):
             for split in ('train', 'val'): w.add_scalar(f'{name}/{split}', r[f'{split}_{k}'], e)
         w.add_scalar('schedule/lr', r['lr'], e)
         w.add_scalar('time/epoch_seconds', r['seconds'], e)
-        for i, s in enumerate(getattr(learn, 'epoch_flow', [])): w.add_scalar(f"grad_flow/{i:02d}_{s['layer']}", s['epoch_mean'], e)
+        for i, s in enumerate(getattr(learn, 'epoch_flow', [])):
+            w.add_scalar(f"grad_flow/{i:02d}_{s['layer']}", s['epoch_mean'], e)
         last = e >= learn.epochs or getattr(learn, 'status', 'running') != 'running'
         if last or e % self.heatmap_every == 0: self._heatmap(learn, e)
-        w.flush()                                     # on disk before the checkpoint: a kill after it loses nothing TensorBoard showed
+        w.flush()                      # on disk before the checkpoint: a kill after it loses nothing TensorBoard showed
     def after_fit(self, learn):                       # a fit ended early (an early stop): its last epoch's heatmap
         history = getattr(learn, 'history', [])
         if self.writer is not None and history and self.drawn != history[-1]['epoch'] and learn.status != 'paused':
@@ -618,10 +649,12 @@ def study_callbacks(cfg: RunConfig, run: RunDir, data, g: torch.Generator, progr
     "The study's behaviours for the run `cfg` in `run`, one callback each."
     params = lambda: {**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': data.num_classes, 'sizes': data.sizes,
                       'dataset_info': data.info, 'device_name': device_name(device), 'resolved_device': str(device),
-                      'versions': versions(), 'git_commit': git_commit(), 'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
+                      'versions': versions(), 'git_commit': git_commit(),
+                      'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
     say = (lambda s: print(s, flush=True)) if progress.mode != 'none' else (lambda s: None)
-    return [EngineCB(cfg.precision, cfg.compile), MetricsCB(), DivergenceCB(), RandomStateCB(g), ScheduleCB(cfg.lr, cfg.eta_min),
-            GradFlowCB(), HistoryCB(), BestEpochCB(), ProgressCB(progress, math.ceil(len(data.y_train) / cfg.batch_size)),
+    return [EngineCB(cfg.precision, cfg.compile), MetricsCB(), DivergenceCB(), RandomStateCB(g),
+            ScheduleCB(cfg.lr, cfg.eta_min), GradFlowCB(), HistoryCB(), BestEpochCB(),
+            ProgressCB(progress, math.ceil(len(data.y_train) / cfg.batch_size)),
             TensorBoardCB(run/TB_DIR, cfg.model), CheckpointCB(run, cfg.hash, params, device, say), InterruptCB(),
             ResultsCB(run, cfg, data.x_test, data.y_test)]
 
@@ -641,7 +674,7 @@ def _train_run(cfg, run: RunDir, data_dir, bar, data, stop_after, extra=()):
     learn = Learner(model, lambda: batches(data.x_train, data.y_train, cfg.batch_size, g, train=True),
                     lambda: batches(data.x_val, data.y_val, 1000), _loss, opt, cbs + list(extra))
     try: learn.fit(cfg.epochs)
-    except KeyboardInterrupt as e:                  # a stop on request says where it saved; a second Ctrl-C, what is kept
+    except KeyboardInterrupt as e:          # a stop on request says where it saved; a second Ctrl-C, what is kept
         if not isinstance(e, RunInterrupted):
             e = RunInterrupted(f"interrupted: {learn.epoch} of {cfg.epochs} epochs are saved in {run/CHECKPOINT}; "
                                f"run the same command again to resume")
@@ -656,23 +689,26 @@ def train_run(cfg: RunConfig,  # the run's configuration
               progress: str = 'bar',  # bar (tqdm per epoch), lines (log lines, for papermill logs) or none
               data=None,  # an already loaded ImageData matching cfg (else it is loaded)
               stop_after: int = None,  # pause, resumably, once this many epochs are done (None: finish)
-              cbs: list = (),  # more callbacks: a new behaviour (it changes results under the same hash: not for the study's runs)
+              cbs: list = (),  # more callbacks: a new behaviour (changes results, same hash: not for the study)
              ) -> dict:
-    "Train (or resume, or just read) the run `cfg` in `out_dir`; return its metrics (also in `metrics.json`), or None when paused."
+    "Train (or resume, or just read) the run `cfg` in `out_dir`; its metrics (as in `metrics.json`), or None if paused."
     die_with_parent()
-    cfg.validate(); bar = _Progress(progress, cfg.epochs)      # every argument checked before anything is written
+    cfg.validate()                                    # every argument checked before anything is written
+    bar = _Progress(progress, cfg.epochs)
     run = RunDir(out_dir)
     try: run.path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"cannot create the run folder {run.path} ({e.strerror or e}); choose a folder you can write to") from None
+        raise UserError(f"cannot create the run folder {run.path} ({e.strerror or e}); "
+                        "choose a folder you can write to") from None
     if cfg.dataset == 'auto': cfg.dataset = resolve_dataset('auto', data_dir)
-    # under the lock of the command that started this kernel, or its own (waiting a little for a kernel killed a moment ago)
-    with run.training(wait=15), compile_errors(cfg.compile), reproducible(get_device(cfg.device)), run_threads(cfg.threads):
+    # under the lock of the command that started this kernel, or its own (waiting a little for one killed just before)
+    device = get_device(cfg.device)
+    with run.training(wait=15), compile_errors(cfg.compile), reproducible(device), run_threads(cfg.threads):
         return _train_run(cfg, run, data_dir, bar, data, stop_after, cbs)
 
 # %% ../nbs/04_train.ipynb #a812b21d
 class EarlyStoppingCB(Callback):
-    "End the fit once the validation accuracy has not improved for `patience` epochs (an example: not a study callback)."
+    "End the fit once the validation accuracy has not improved for `patience` epochs (an example: not for the study)."
     order = 25                                    # before the callbacks that start an epoch
     def __init__(self, patience: int = 2): self.patience = patience
     def before_epoch(self, learn):
