@@ -75,6 +75,6 @@ def test_vgg_bench_failed_compile_is_reported_and_the_rest_stands(tmp_path):
 def test_bench_runs_as_a_module_and_leaves_argparse_alone():
     "`python -m vgg_report.bench` (what `make gpu-check` runs) parses its options; importing the package patches nothing in argparse."
     r = subprocess.run([sys.executable, '-m', 'vgg_report.bench', '--bogus'], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stderr.strip().splitlines() == ['error: unrecognized arguments: --bogus (see bench.py --help)'], r.stderr
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == ['error: unrecognized arguments: --bogus (see vgg_bench --help)'], r.stderr
     import argparse, vgg_report.core, vgg_report.sweep
     assert argparse.ArgumentParser.error.__module__ == 'argparse'

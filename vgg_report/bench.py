@@ -365,4 +365,5 @@ def vgg_bench(device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
     if out: print(f'wrote {out}')
 
 # %% ../nbs/09_bench.ipynb #5a3f83a3
+#| eval: false
 if __name__ == '__main__': vgg_bench.cli()

@@ -46,7 +46,9 @@ def command(f):
     inner = cli_errors(f)
     def cli(argv=None):
         "Parse `argv` (default: the command line) with `anno_parser` and call the command."
-        given = vars(one_line_usage(anno_parser(f)).parse_args(argv))
+        parser = one_line_usage(anno_parser(f))
+        parser.prog = f.__name__                    # the command's name, however Python was started
+        given = vars(parser.parse_args(argv))
         given.pop('pdb', None)          # fastcore's hidden options
         given.pop('xtra', None)
         return inner(**given)
