@@ -61,12 +61,12 @@ def test_a_dry_run_writes_nothing(tmp_path):
 def test_the_experiment_notebook_checks_its_profile_and_says_where_results_go(tmp_path, monkeypatch):
     from vgg_report.runner import notebook_run, PROFILES
     monkeypatch.setenv('VGG_REPORT_RUNS', str(tmp_path))
-    cfg, out = notebook_run(RunConfig(profile='quick', epochs=2, n_train=200).validate())
+    cfg, out = notebook_run(dict(profile='quick', epochs=2, n_train=200))
     assert (cfg.epochs, cfg.n_train, cfg.n_val) == (PROFILES['quick']['epochs'], 3000, 1000)    # -p profile quick is the profile
     assert out == tmp_path/'quick-synthetic'/'vgg08-lr0.001-bs100-seed0' and out.is_dir()
-    cfg, out = notebook_run(RunConfig(row='BN-Baseline', model='vgg38_bn', profile='custom').validate(), str(tmp_path/'mine'))
+    cfg, out = notebook_run(dict(row='BN-Baseline', model='vgg38_bn', profile='custom'), str(tmp_path/'mine'))
     assert out == tmp_path/'mine' and cfg.epochs == 2                                           # custom keeps its own sizes
-    assert notebook_run(RunConfig(row='BN-Baseline', profile='smoke').validate())[1].name == 'bn-baseline'
+    assert notebook_run(dict(row='BN-Baseline', profile='smoke'))[1].name == 'bn-baseline'
 
 def test_make_lab_works_as_root():
     r = subprocess.run(['make', '-s', 'lab', 'JUPYTER=echo'], capture_output=True, text=True, cwd=ROOT, timeout=600)

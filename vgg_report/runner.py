@@ -236,17 +236,17 @@ class _ForwardStop:
     def __exit__(self, *exc): self._signals.__exit__(*exc)
 
 # %% ../nbs/06_runner.ipynb #987d04e5
-def notebook_run(cfg: RunConfig, out_dir: str = '') -> tuple:
-    "The notebook's run: `cfg` with its named profile's epochs and sizes (as `--profile`), and its checked folder."
-    if cfg.profile in PROFILES:
-        for k, v in PROFILES[cfg.profile].items(): setattr(cfg, k, v)
+def notebook_run(params: dict, out_dir: str = '') -> tuple:
+    "The notebook's `(RunConfig, folder)`: its parameters and a named profile's epochs and sizes, checked once."
+    given = {f.name: params[f.name] for f in fields(RunConfig) if f.name in params}
+    cfg = RunConfig(**{**given, **PROFILES.get(given.get('profile'), {})})
     if out_dir: out, what = Path(out_dir).expanduser().resolve(), '-p out_dir'
     else:
         name = f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}'
         slug = ROWS[cfg.row].slug if cfg.row in ROWS else slugify(name)
         out, what = run_folder(None, cfg, slug), runs_dir_option()
     check_writable(out, what)
-    return cfg.validate(), out
+    return cfg, out
 
 # %% ../nbs/06_runner.ipynb #885aa9ce
 def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
@@ -318,7 +318,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
         raise UserError(f"--dataset cifar100: CIFAR-100 is not in {_data_dir(data_dir)} and cannot be downloaded; "
                         f"put cifar-100-python.tar.gz there or use --dataset synthetic")
     cfg = RunConfig(**base, **sizes, dataset=ds, precision=precision, device=device, compile=compile, profile=prof,
-                    threads=threads).validate()
+                    threads=threads)
     if slug is None: slug = slugify(name or f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
     return cfg, slug
 

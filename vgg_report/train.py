@@ -88,6 +88,8 @@ class RunConfig:
                                 'equal up to rounding')
     profile: str = param('custom', 'the profile the sizes came from (full, quick, smoke or custom)')
 
+    def __post_init__(self): self.validate()       # checked where it is made: a RunConfig that exists is valid
+
     @property
     def hash(self) -> str:
         "A short hash of the parameters that decide the results, and of the synthetic dataset's version if used."
@@ -693,7 +695,6 @@ def train_run(cfg: RunConfig,  # the run's configuration
              ) -> dict:
     "Train (or resume, or just read) the run `cfg` in `out_dir`; its metrics (as in `metrics.json`), or None if paused."
     die_with_parent()
-    cfg.validate()                                    # every argument checked before anything is written
     bar = _Progress(progress, cfg.epochs)
     run = RunDir(out_dir)
     try: run.path.mkdir(parents=True, exist_ok=True)
