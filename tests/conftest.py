@@ -11,7 +11,7 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('MPLBACKEND', 'Agg')
 import torch
 torch.set_num_threads(1)
-from vgg_report.core import FileLock
+from vgg_report.process import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

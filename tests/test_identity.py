@@ -4,7 +4,8 @@ import json, os, signal, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import ROOT, BIN, run_cli, call_cli, one_error_line, same
-from vgg_report.core import FileLock, UserError
+from vgg_report.core import UserError
+from vgg_report.process import FileLock
 from vgg_report.train import RunConfig
 from vgg_report.rundir import read_json
 
@@ -28,7 +29,7 @@ def test_a_lock_check_never_takes_the_lock(tmp_path):
     used to hold the lock for a moment, and refused about one attempt in six here."""
     path = tmp_path/'.row.lock'
     path.write_text('')
-    code = (f"import time\nfrom vgg_report.core import FileLock\nl = FileLock({str(path)!r}); print(1, flush=True)\n"
+    code = (f"import time\nfrom vgg_report.process import FileLock\nl = FileLock({str(path)!r}); print(1, flush=True)\n"
             f"t = time.time()\nwhile time.time() - t < 3: l.locked_elsewhere()\n")
     p = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == '1'

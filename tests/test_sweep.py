@@ -3,7 +3,7 @@ import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from conftest import BIN, ROOT, run_cli, call_cli, one_error_line, same
-from vgg_report.core import FileLock
+from vgg_report.process import FileLock
 from vgg_report.rundir import RunDir
 from vgg_report.study import PAPER_GRID
 from vgg_report.rundir import read_json, write_json, load_checkpoint, save_checkpoint

@@ -4,18 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #37322d4a
 from __future__ import annotations
-import argparse, fcntl, os, signal, socket, sys, random, functools, threading, time
-from contextlib import contextmanager
+import argparse, os, sys, random, functools
 from pathlib import Path
 import numpy as np
-from fastcore.basics import patch
 from fastcore.script import anno_parser
 import torch
 
 # %% auto #0
-__all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'LOCAL_FILESYSTEMS', 'ENV_DIE_WITH_PARENT', 'UserError', 'cli_errors',
-           'one_line_usage', 'command', 'project_root', 'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir',
-           'seed_everything', 'get_device', 'FileLock', 'on_stop_signals', 'die_with_parent']
+__all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'UserError', 'cli_errors', 'one_line_usage', 'command', 'project_root',
+           'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir', 'seed_everything', 'get_device']
 
 # %% ../nbs/00_core.ipynb #07bdead1
 class UserError(Exception):
@@ -112,115 +109,3 @@ def get_device(device: str = 'auto') -> torch.device:
     if kind == 'mps' and not torch.backends.mps.is_available():
         raise UserError("--device mps asked for Apple's GPU but MPS is not available here; use --device cpu or auto")
     return torch.device(d)
-
-# %% ../nbs/00_core.ipynb #ec4a4345
-class FileLock:
-    "An exclusive, non-blocking-by-default `flock` on `path`, freed when released or when the holding process dies."
-    def __init__(self, path): self.path, self._f = Path(path), None
-
-    def acquire(self, wait: float = 0) -> bool:
-        "Take the lock, retrying for up to `wait` seconds; True when it is ours."
-        if self._f is not None: return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, 'a+')
-        t0 = time.time()
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.time() - t0 >= wait:
-                    f.close()
-                    return False
-                time.sleep(0.1)
-        f.seek(0)
-        f.truncate()
-        f.write(f'{os.getpid()} {socket.gethostname()}\n')
-        f.flush()
-        self._f = f
-        return True
-
-    def release(self):
-        "Give the lock back; idempotent."
-        if self._f is not None:
-            fcntl.flock(self._f, fcntl.LOCK_UN)
-            self._f.close()
-            self._f = None
-
-    @property
-    def held(self) -> bool: return self._f is not None
-
-    def __enter__(self):
-        if not self.acquire(): raise UserError(f"{self.path} is locked by another process; wait for it to finish")
-        return self
-    def __exit__(self, *_): self.release()
-
-# %% ../nbs/00_core.ipynb #b9ecc462
-LOCAL_FILESYSTEMS = {'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'tmpfs', 'overlay', 'zfs', 'f2fs', 'ramfs', 'vfat',
-                     'exfat'}
-
-def _filesystem(path: Path) -> str:
-    "The type of the filesystem that holds `path`, from Linux's mount table ('' where there is none)."
-    try: mounts = [row.split() for row in Path('/proc/self/mounts').read_text().splitlines()]
-    except OSError: return ''
-    p, best = str(path.resolve()), ('', '')
-    for m in (m for m in mounts if len(m) > 2):
-        top = m[1].replace('\\040', ' ')
-        if (p == top or p.startswith(top.rstrip('/') + '/')) and len(top) >= len(best[0]): best = (top, m[2])
-    return best[1]
-
-# %% ../nbs/00_core.ipynb #3d7f7cb1
-def _listed_in_proc_locks(path: Path) -> bool:
-    "Whether Linux's table of held locks has one on `path`'s file (a waiter's line, marked `->`, is not a holder)."
-    st = path.stat()
-    for f in (line.split() for line in Path('/proc/locks').read_text().splitlines()):
-        if len(f) < 6 or f[1] == '->': continue
-        dev = f[5].split(':')
-        if len(dev) == 3 and ((int(dev[0], 16), int(dev[1], 16), int(dev[2]))
-                              == (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)):
-            return True
-    return False
-
-# %% ../nbs/00_core.ipynb #da843afe
-@patch
-def locked_elsewhere(self: FileLock) -> bool:
-    "Whether another process holds the lock now (False when the file does not exist)."
-    if self._f is not None or not self.path.exists(): return False
-    if _filesystem(self.path) in LOCAL_FILESYSTEMS and Path('/proc/locks').exists():
-        return _listed_in_proc_locks(self.path)
-    with open(self.path) as f:
-        try: fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError: return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
-
-@patch
-def holder_pid(self: FileLock):
-    "The pid of the process holding the lock now, when it is another process on this host; else None."
-    if not self.locked_elsewhere(): return None
-    try: pid, host = self.path.read_text().split()[:2]
-    except (OSError, ValueError): return None
-    return int(pid) if pid.isdigit() and host == socket.gethostname() and int(pid) != os.getpid() else None
-
-# %% ../nbs/00_core.ipynb #7275470c
-@contextmanager
-def on_stop_signals(handler):
-    "Call `handler(signum, frame)` on SIGINT (Ctrl-C) and SIGTERM inside the block (main thread only)."
-    old = {}
-    if threading.current_thread() is threading.main_thread():
-        for s in (signal.SIGINT, signal.SIGTERM): old[s] = signal.signal(s, handler)
-    try: yield
-    finally:
-        for s, h in old.items(): signal.signal(s, h if h is not None else signal.SIG_DFL)
-
-# %% ../nbs/00_core.ipynb #d05d75fb
-ENV_DIE_WITH_PARENT = 'VGG_REPORT_DIE_WITH_PARENT'
-
-def die_with_parent():
-    "On Linux, when `$VGG_REPORT_DIE_WITH_PARENT` is set: be killed at once if the process that started this one dies."
-    if not os.environ.get(ENV_DIE_WITH_PARENT) or not sys.platform.startswith('linux'): return
-    import ctypes
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)   # 1 = PR_SET_PDEATHSIG
-    expected = os.environ.get('JPY_PARENT_PID')                           # set by jupyter_client for its kernels
-    if expected and expected.isdigit() and os.getppid() != int(expected):
-        os._exit(1)                                                        # the parent died before we asked

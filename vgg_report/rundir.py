@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.basics import patch
-from .core import UserError, FileLock, DEVICES, get_device, runs_dir as _runs_dir
+from .core import UserError, DEVICES, get_device, runs_dir as _runs_dir
+from .process import FileLock
 
 # %% auto #0
 __all__ = ['CHECKPOINT', 'PREVIOUS', 'PARAMS', 'METRICS', 'FAILURE', 'HISTORY', 'GRAD_FLOW', 'NOTEBOOK', 'TB_DIR',

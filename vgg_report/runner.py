@@ -4,11 +4,12 @@
 
 # %% ../nbs/06_runner.ipynb #ca590289
 from __future__ import annotations
-import csv, re, os, signal, sys, time, tempfile
+import csv, re, os, sys, time, tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 from .core import (UserError, command, ENV_RUNS, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir,
-                             get_device, ENV_DIE_WITH_PARENT, on_stop_signals)
+                             get_device)
+from .process import ENV_DIE_WITH_PARENT, ForwardStop, env_set
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
 from .study import Row, slugify, PAPER_GRID, EXTENDED_GRID, GRIDS, ROWS
@@ -219,21 +220,6 @@ def check_project():
         raise UserError(f"{how} is not a vgg_report checkout (no nbs/{EXPERIMENT_NB}); "
                         "run from the project or point $VGG_REPORT_ROOT at it")
 
-class _ForwardStop:
-    "While papermill runs a kernel: the first Ctrl-C is passed on to the training in it; a second stops at once."
-    def __init__(self, out: Path): self.out, self.asked, self._signals = out, False, None
-    def __enter__(self):
-        self._signals = on_stop_signals(self._handle)
-        self._signals.__enter__()
-        return self
-    def _handle(self, signum, frame):
-        pid = RunDir(self.out).trainer_pid()
-        if self.asked or pid is None: raise KeyboardInterrupt
-        self.asked = True
-        print(f"\nstopping {self.out.name}: the run saves where it is "
-              "(Ctrl-C again to stop at once, losing the current epoch)", file=sys.stderr, flush=True)
-        os.kill(pid, signal.SIGINT)
-    def __exit__(self, *exc): self._signals.__exit__(*exc)
 
 # %% ../nbs/06_runner.ipynb #987d04e5
 def notebook_run(params: dict, out_dir: str = '') -> tuple:
@@ -256,10 +242,9 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     params = dict(asdict(cfg), out_dir=str(out), data_dir=str(_data_dir(data_dir)), progress=progress)
     run = RunDir(out)
     (run/FAILURE).unlink(missing_ok=True)
-    stop, before = _ForwardStop(out), os.environ.get(ENV_DIE_WITH_PARENT)
-    os.environ[ENV_DIE_WITH_PARENT] = '1'      # the kernel inherits it: killing us kills the training (restored below)
+    stop = ForwardStop(run.trainer_pid, run.name)   # Ctrl-C: to the training kernel, which saves and stops
     try:
-        with stop:
+        with stop, env_set(**{ENV_DIE_WITH_PARENT: '1'}):   # the kernel inherits it: killing us kills the training
             pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params,
                                 kernel_name=KERNEL, cwd=str(nbs_dir()), progress_bar=False, log_output=False,
                                 shutdown_kernel=KERNEL_SHUTDOWN, stdout_file=sys.stdout if stream else None,
@@ -279,9 +264,6 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     except OSError as e:                        # papermill could not write the executed notebook
         raise UserError(f"cannot write {out/EXPERIMENT_NB} ({e.strerror or e}): free some space or choose a writable "
                         f"--runs_dir; the run keeps its last checkpoint and the same command resumes") from None
-    finally:
-        if before is None: os.environ.pop(ENV_DIE_WITH_PARENT, None)
-        else: os.environ[ENV_DIE_WITH_PARENT] = before
     return run.metrics
 
 class RunFailed(Exception):

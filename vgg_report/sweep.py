@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.script import Param
-from .core import UserError, command, runs_dir as _runs_dir, get_device, on_stop_signals
+from .core import UserError, command, runs_dir as _runs_dir, get_device
+from .process import on_stop_signals, env_set, stderr_to
 from .data import resolve_dataset
 from .models import create_model, check_model
 from .train import RunConfig, check_number, reproducible, run_threads
@@ -216,20 +217,6 @@ def _lost(e) -> str:
            'LocalRayletDiedError': "this machine's Ray node died"}.get(name, 'its Ray task was lost')
     return f'{why} ({name})'
 
-# %% ../nbs/07_sweep.ipynb #ff12566e
-@contextmanager
-def _stderr_to(f):
-    "Send file descriptor 2 (where Ray's C++ code writes) to the open file `f` while inside."
-    sys.stderr.flush()
-    saved = os.dup(2)
-    os.dup2(f.fileno(), 2)
-    try: yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        f.close()
-
 # %% ../nbs/07_sweep.ipynb #ae85576f
 _RAY_AUTH = ('RAY_AUTH_MODE', 'RAY_AUTH_TOKEN', 'RAY_AUTH_TOKEN_PATH')
 
@@ -240,7 +227,7 @@ def _ray_init(address, n_jobs, gpus, env):
         os.environ['RAY_AUTH_TOKEN'] = secrets.token_hex(16)
     init = dict(address=address) if address else dict(num_cpus=n_jobs, num_gpus=gpus or 0, include_dashboard=False)
     try:
-        with _stderr_to(tempfile.TemporaryFile()) if address else nullcontext():    # the connection's C++ warnings
+        with stderr_to(tempfile.TemporaryFile()) if address else nullcontext():    # the connection's C++ warnings
             ray.init(**init, runtime_env={'env_vars': env}, log_to_driver=False, logging_level='ERROR',
                      configure_logging=True)
     except ConnectionError as e:
@@ -263,17 +250,6 @@ def _ray_messages_to_file() -> Path:
     w.print_to_stdstream = to_file     # the driver's error listener looks it up at each message
     return path
 
-# %% ../nbs/07_sweep.ipynb #2e1bf153
-@contextmanager
-def _env_kept(keys):
-    "Restore the environment variables `keys` on exit (ray.init sets RAY_AUTH_MODE in this process)."
-    saved = {k: os.environ.get(k) for k in keys}
-    try: yield
-    finally:
-        for k, v in saved.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
-
 # %% ../nbs/07_sweep.ipynb #4bb720b5
 def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries: int = RETRIES):
     "Run `jobs` as Ray tasks on a private local Ray or the cluster at `address`; this process's environment is kept."
@@ -282,7 +258,7 @@ def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, r
     gpus = torch.cuda.device_count() if address is None else None
     env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
            'VGG_REPORT_OFFLINE': os.environ.get('VGG_REPORT_OFFLINE', '')}
-    with _env_kept(_RAY_AUTH):
+    with env_set(**{k: os.environ.get(k) for k in _RAY_AUTH}):   # ray.init sets RAY_AUTH_MODE here: put back after
         messages = _ray_init(address, n_jobs, gpus, env)
         try: _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries)
         finally:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #3e26f33e
 from __future__ import annotations
-import json, math, os, platform, signal, subprocess, sys, time
+import json, math, os, platform, subprocess, sys, time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
 import hashlib
@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 from fastcore.basics import patch
-from .core import UserError, seed_everything, get_device, project_root, die_with_parent, on_stop_signals
+from .core import UserError, seed_everything, get_device, project_root
+from .process import die_with_parent, StopRequest
 from .rundir import RunDir, CHECKPOINT, METRICS, TB_DIR, _clean
 from .learner import (Learner, Callback, CancelFitException, CancelTrainException, CancelValidateException,
                                 CancelBatchException)
@@ -26,10 +27,10 @@ from .hooks import GradFlow
 # %% auto #0
 __all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'DIVERGENCE_EVERY', 'check_number',
            'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'run_threads', 'compile_model',
-           'compile_errors', 'git_commit', 'versions', 'device_name', 'StopRequest', 'RunInterrupted', 'EngineCB',
-           'MetricsCB', 'DivergenceCB', 'train_epoch', 'evaluate', 'RandomStateCB', 'ScheduleCB', 'GradFlowCB',
-           'HistoryCB', 'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB', 'ResultsCB',
-           'TensorBoardCB', 'study_callbacks', 'train_run', 'EarlyStoppingCB']
+           'compile_errors', 'git_commit', 'versions', 'device_name', 'RunInterrupted', 'EngineCB', 'MetricsCB',
+           'DivergenceCB', 'train_epoch', 'evaluate', 'RandomStateCB', 'ScheduleCB', 'GradFlowCB', 'HistoryCB',
+           'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB', 'ResultsCB', 'TensorBoardCB',
+           'study_callbacks', 'train_run', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -222,19 +223,6 @@ def device_name(device: torch.device) -> str:
     return f'{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads'
 
 # %% ../nbs/04_train.ipynb #9324e508
-class StopRequest:
-    "While active (main thread), a first SIGINT or SIGTERM asks the run to stop, save and exit; truthy once asked."
-    def __init__(self): self.signum, self._signals = None, None
-    def __enter__(self):
-        self._signals = on_stop_signals(self._handle)
-        self._signals.__enter__()
-        return self
-    def _handle(self, signum, frame):
-        if self.signum is not None and signum == signal.SIGINT: raise KeyboardInterrupt
-        self.signum = signum
-    def __bool__(self): return self.signum is not None
-    def __exit__(self, *exc): self._signals.__exit__(*exc)
-
 class RunInterrupted(KeyboardInterrupt):
     "The run stopped on request after saving its progress; the same command resumes it."
 
