@@ -76,12 +76,12 @@ def _filesystem(path: Path) -> str:
 # %% ../nbs/00a_process.ipynb #3d7f7cb1
 def _listed_in_proc_locks(path: Path) -> bool:
     "Whether Linux's table of held locks has one on `path`'s file (a waiter's line, marked `->`, is not a holder)."
-    st = path.stat()
+    stat = path.stat()
     for f in (line.split() for line in Path('/proc/locks').read_text().splitlines()):
         if len(f) < 6 or f[1] == '->': continue
         dev = f[5].split(':')
         if len(dev) == 3 and ((int(dev[0], 16), int(dev[1], 16), int(dev[2]))
-                              == (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)):
+                              == (os.major(stat.st_dev), os.minor(stat.st_dev), stat.st_ino)):
             return True
     return False
 

@@ -56,19 +56,19 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper',
     recs = {}
     for j in jobs:
         run = j.run
-        st = run.state(j.cfg.hash)
-        if st == 'missing' and j.name not in wanted: continue
+        state = run.state(j.cfg.hash)
+        if state == 'missing' and j.name not in wanted: continue
         p = run.params
         if p is not None:
             if (p.get('profile'), p.get('dataset')) != (j.cfg.profile, j.cfg.dataset):
                 raise UserError(f"{j.out} holds a {p.get('profile')}/{p.get('dataset')} run inside the "
                                 f"{j.cfg.profile}-{j.cfg.dataset} set; a report never mixes run sets: "
                                 f"move it to its own set or delete it")
-        if st == 'stale':
+        if state == 'stale':
             raise UserError(f"{j.out} was made with a configuration that no longer matches the grid (row {j.name}); "
                             f"re-run `vgg_sweep --profile {j.cfg.profile} --dataset {j.cfg.dataset}` to refresh it")
-        if run.busy: st = 'running'                 # a sweep is on it: whatever is there is not final
-        r = RunRecord(j.row, st, j.out)
+        if run.busy: state = 'running'                 # a sweep is on it: whatever is there is not final
+        r = RunRecord(j.row, state, j.out)
         if r.finished: r.metrics, r.params, r.history, r.grad_flow = run.results()
         recs[j.name] = r
     return recs
@@ -315,25 +315,25 @@ def _setting_macros(recs: dict, profile: str, dataset: str, run_set: str) -> str
     return s + _macro('NumDiverged', sum(r.metrics['status'] == 'diverged' for r in fin))
 
 # %% ../nbs/08_report.ipynb #704343bd
-def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, cl: list, pv: pd.DataFrame) -> str:
+def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, claim_rows: list, paper: pd.DataFrame) -> str:
     "The LaTeX source of `numbers.tex`."
     s = header('report notebook', run_set) + _RES + _run_macros(recs) + '\\makeatother\n'
     s += _setting_macros(recs, profile, dataset, run_set)
     s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}")
     s += _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
-    vc, why = pv.verdict.value_counts(), comparability(profile, dataset, not unofficial(recs))
+    vc, why = paper.verdict.value_counts(), comparability(profile, dataset, not unofficial(recs))
     within, outside = int(vc.get('within', 0)), int(vc.get('outside', 0))
-    s += _macro('NumWithin', within) + _macro('NumOutside', outside) + _macro('NumCompared', len(pv))
+    s += _macro('NumWithin', within) + _macro('NumOutside', outside) + _macro('NumCompared', len(paper))
     s += _macro('StudyScope', study_scope(profile, dataset, not unofficial(recs)))
-    if why: cmp = (f"on {tex_escape(why)} none of the {len(pv)} comparisons is meaningful: none is called within "
+    if why: cmp = (f"on {tex_escape(why)} none of the {len(paper)} comparisons is meaningful: none is called within "
                    f"or outside, each is \\emph{{not comparable}} (or missing, or diverged)")
-    else: cmp = (f"{within} of {len(pv)} comparisons fall within it and {outside} outside "
+    else: cmp = (f"{within} of {len(paper)} comparisons fall within it and {outside} outside "
                  f"(the rest are missing or diverged)")
     s += _macro('PaperComparison', cmp)
     spread = _Results(recs).spread()
     s += _macro('SeedSpread', f'{100 * spread:.2f}' if spread is not None else '--')
     s += _macro('VerdictLevel', f'{100 * LEVEL:.0f}')
-    for c in cl:
+    for c in claim_rows:
         k, missing = c['key'], c['verdict'] == 'missing'
         s += _macro(f'Claim{k}Prose', f"could not be judged ({tex_escape(c['evidence'])})" if missing else c['verdict'])
         s += _macro(f'Claim{k}Verdict', c['verdict'])
@@ -607,17 +607,17 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
         df = group_table(recs, group, kind)
         table(name, df, midrules=(len(df) - 1,) if group == 'seed' else ())
     table('tab_extended', extended_table(recs))
-    pv = paper_vs_ours(recs, profile, dataset)
-    table('tab_paper_vs_ours', paper_table(pv), 'llrrrl')
-    cl = claims(recs)
+    paper = paper_vs_ours(recs, profile, dataset)
+    table('tab_paper_vs_ours', paper_table(paper), 'llrrrl')
+    claim_rows = claims(recs)
     cdf = pd.DataFrame([{'claim of the seed report': c['claim'], 'test': c['rule'], 'verdict': c['verdict']}
-                        for c in cl])
+                        for c in claim_rows])
     table('tab_claims', cdf, _CLAIM_COLUMNS)
     table('tab_remedies', remedies_table(recs), 'llrrrrr')
     table('tab_provenance', provenance_table(recs), 'llllll')
     verdict = _macro('RemediesVerdict', tex_escape(remedies_verdict(recs)))
-    write('numbers.tex', numbers_tex(recs, profile, dataset, run_set, cl, pv) + verdict)
-    return dict(files=written, claims=cl, paper=pv)
+    write('numbers.tex', numbers_tex(recs, profile, dataset, run_set, claim_rows, paper) + verdict)
+    return dict(files=written, claims=claim_rows, paper=paper)
 
 # %% ../nbs/08_report.ipynb #1dacd2a9
 def build_pdf(out=None, quiet: bool = True) -> Path:

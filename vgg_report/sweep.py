@@ -372,10 +372,10 @@ def _stop_rows(ray, pending: dict, wait: float = STOP_WAIT_S):
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
-    if sec_per_mac is None and jobs: spm = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads)
-    else: spm = sec_per_mac or 0.0
+    if sec_per_mac is None and jobs: seconds_per_mac = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads)
+    else: seconds_per_mac = sec_per_mac or 0.0
     speedup = parallel_speedup(n_jobs, jobs[0].cfg.device, runs_per_gpu) if jobs else None
-    progress = SweepProgress(jobs, n_jobs, spm, speedup)
+    progress = SweepProgress(jobs, n_jobs, seconds_per_mac, speedup)
     if n_jobs == 1 and not address:
         for j in jobs: progress.add(run_job(j, data_dir, force))
     else: _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries)
@@ -387,10 +387,10 @@ def grid_status(jobs: list) -> pd.DataFrame:
     out = []
     for j in jobs:
         run = j.run
-        st = 'running' if run.busy else run.state(j.cfg.hash)
-        m = run.metrics if st in FINISHED else {}
-        done = run.epochs_done() if st != 'stale' else 0
-        out.append(dict(row=j.name, status=st, epochs=f'{done}/{j.cfg.epochs}', best_val_acc=m.get('val_acc'),
+        state = 'running' if run.busy else run.state(j.cfg.hash)
+        m = run.metrics if state in FINISHED else {}
+        done = run.epochs_done() if state != 'stale' else 0
+        out.append(dict(row=j.name, status=state, epochs=f'{done}/{j.cfg.epochs}', best_val_acc=m.get('val_acc'),
                         test_acc=m.get('test_acc'), wall_seconds=None if not m else round(m['wall_seconds'], 1),
                         folder=str(j.out)))
     return pd.DataFrame(out)
@@ -414,11 +414,11 @@ def sweep_width(jobs, runs_per_gpu: int = 1, device: str = 'auto', address: str 
     return max(1, (cores or cpu_cores()) // threads) if address is None and get_device(device).type == 'cpu' else 1
 
 # %% ../nbs/07_sweep.ipynb #ecb5f20f
-def _run_sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries):
+def _run_sweep(todo, data_dir, force, n_jobs, address, k, seconds_per_mac, n_retries):
     "`vgg_sweep`'s run and its summary; exit status 1 when a row failed, 130 when stopped (Ctrl-C, or SIGTERM)."
     try:
         with on_stop_signals(_interrupt):           # SIGTERM (a scheduler) as Ctrl-C
-            results = sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
+            results = sweep(todo, data_dir, force, n_jobs, address, k, seconds_per_mac, n_retries)
     except KeyboardInterrupt:
         print("\ninterrupted: finished rows are kept and unfinished rows keep their last checkpoint; "
               "run the same command again to resume", file=sys.stderr)
@@ -462,17 +462,17 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     states = {j.name: j.run.state(j.cfg.hash) for j in todo}
     left = [j for j in todo if states[j.name] not in FINISHED or force]
     if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # no more at once than rows
-    spm = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
+    seconds_per_mac = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
     if dry_run: return _print_plan(todo, states)
-    _run_sweep(todo, data_dir, force, n_jobs, address, k, spm, n_retries)
+    _run_sweep(todo, data_dir, force, n_jobs, address, k, seconds_per_mac, n_retries)
 
 # %% ../nbs/07_sweep.ipynb #d018316d
 def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root) -> float:
     "vgg_sweep's opening line: profile, device, rows, how they run and the estimated duration; the calibration it used."
     dev = get_device(device)
     one_thread = one_thread_each(n_jobs, device)                                  # each row on its own core
-    spm = calibrate(device, threads=n_threads) if left else None
-    rows = [predicted_seconds(j.cfg, spm) for j in left]
+    seconds_per_mac = calibrate(device, threads=n_threads) if left else None
+    rows = [predicted_seconds(j.cfg, seconds_per_mac) for j in left]
     est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device, k))   # the longest row bounds it
     if address: how = f'on the Ray cluster at {address}'
     elif n_jobs == 1: how = 'in this process'
@@ -484,7 +484,7 @@ def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, 
           f"{root/f'{prof}-{todo[0].cfg.dataset}'}, {len(todo) - len(left)} already finished, "
           f"{len(left)} to run {how}{each}; "
           f"estimated {fmt_secs(est)}", flush=True)
-    return spm
+    return seconds_per_mac
 
 # %% ../nbs/07_sweep.ipynb #c8b5bed8
 def _print_plan(todo: list, states: dict):
