@@ -207,3 +207,20 @@ def test_a_retried_row_is_counted_by_how_it_ended_not_as_a_cached_one(tmp_path, 
     assert '[sweep] VGG_38: its node died (NodeDiedError); retry 1/1, from its last checkpoint' in out
     assert 'VGG_38: complete: val acc 0.2500, test acc 0.5000 (finished on the lost node)' in out and 'already finished' not in out
     assert not (jobs[0].out/'metrics.json').exists()      # the crashed row never ran: nothing written, nothing faked
+
+def test_a_kernel_that_dies_as_it_starts_is_started_once_more(tmp_path, capsys):
+    "A kernel dead before it answered (nothing ran) is started again once, with a line saying so; a second death is the error."
+    from vgg_report.runner import _papermill, KERNEL_START_DIED
+    from vgg_report.rundir import RunDir
+    class Dies:
+        def __init__(self, times): self.times, self.calls = times, 0
+        def execute_notebook(self, *a, **k):
+            self.calls += 1
+            if self.calls <= self.times: raise RuntimeError(KERNEL_START_DIED)
+            return 'executed'
+    once, twice, other = Dies(1), Dies(2), Dies(0)
+    assert _papermill(once, RunDir(tmp_path/'r'), {}, stream=False) == 'executed' and once.calls == 2
+    assert 'r: its kernel died as it started (nothing ran); starting it once more' in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match=KERNEL_START_DIED): _papermill(twice, RunDir(tmp_path/'r'), {}, stream=False)
+    assert twice.calls == 2
+    assert _papermill(other, RunDir(tmp_path/'r'), {}, stream=False) == 'executed' and other.calls == 1

@@ -15,7 +15,7 @@ from .core import UserError
 
 # %% auto #0
 __all__ = ['LOCAL_FILESYSTEMS', 'ENV_DIE_WITH_PARENT', 'FileLock', 'on_stop_signals', 'die_with_parent', 'StopRequest',
-           'ForwardStop', 'env_set', 'stderr_to']
+           'ForwardStop', 'env_set', 'stderr_to', 'thread_output_to']
 
 # %% ../nbs/00a_process.ipynb #ec4a4345
 class FileLock:
@@ -187,3 +187,21 @@ def stderr_to(f):
         os.dup2(saved, 2)
         os.close(saved)
         f.close()
+
+# %% ../nbs/00a_process.ipynb #f9efef12
+class _ByThread:
+    "A text stream: what the threads named in `names` write goes to the file `path`, the rest to `stream`."
+    def __init__(self, stream, names, path): self.stream, self.names, self.path = stream, set(names), Path(path)
+    def write(self, text: str) -> int:
+        if threading.current_thread().name not in self.names: return self.stream.write(text)
+        with open(self.path, 'a') as f: return f.write(text)
+    def flush(self): self.stream.flush()
+    def __getattr__(self, name): return getattr(self.stream, name)
+
+@contextmanager
+def thread_output_to(names, path):
+    "While inside, what threads named in `names` print (stdout or stderr) goes to the file `path`; the rest as before."
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ByThread(out, names, path), _ByThread(err, names, path)
+    try: yield Path(path)
+    finally: sys.stdout, sys.stderr = out, err

@@ -17,10 +17,10 @@ from .rundir import RunDir, run_set_dir, device_kind, METRICS, FAILURE, NOTEBOOK
 from .train import RunConfig, check_number
 
 # %% auto #0
-__all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'NOTEBOOK_PARAMS', 'find_row', 'read_grid',
-           'select_rows', 'resolve_profile', 'run_folder', 'runs_dir_option', 'check_writable', 'check_can_create',
-           'check_readable', 'install_kernel', 'check_kernel', 'parameters_cell', 'check_parameters', 'check_project',
-           'notebook_run', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
+__all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'NOTEBOOK_PARAMS', 'KERNEL_START_DIED',
+           'find_row', 'read_grid', 'select_rows', 'resolve_profile', 'run_folder', 'runs_dir_option', 'check_writable',
+           'check_can_create', 'check_readable', 'install_kernel', 'check_kernel', 'parameters_cell',
+           'check_parameters', 'check_project', 'notebook_run', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
 
 # %% ../nbs/06_runner.ipynb #c4e7e2bd
 def find_row(name: str) -> Row:
@@ -234,6 +234,22 @@ def notebook_run(params: dict, out_dir: str = '') -> tuple:
     check_writable(out, what)
     return cfg, out
 
+# %% ../nbs/06_runner.ipynb #33ec2626
+KERNEL_START_DIED = 'Kernel died before replying to kernel_info'   # jupyter_client's words: dead at its start
+
+def _papermill(pm, run: RunDir, params: dict, stream: bool):
+    "Execute the experiment notebook into `run` with papermill; a kernel that dies as it starts is started once more."
+    for attempt in (1, 2):
+        try:
+            return pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(run/NOTEBOOK), parameters=params,
+                                       kernel_name=KERNEL, cwd=str(nbs_dir()), progress_bar=False, log_output=False,
+                                       shutdown_kernel=KERNEL_SHUTDOWN, stdout_file=sys.stdout if stream else None,
+                                       stderr_file=sys.stderr if stream else None)
+        except RuntimeError as e:
+            if KERNEL_START_DIED not in str(e) or attempt == 2: raise
+            print(f"{run.name}: its kernel died as it started (nothing ran); starting it once more", file=sys.stderr,
+                  flush=True)
+
 # %% ../nbs/06_runner.ipynb #885aa9ce
 def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
     "Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics."
@@ -245,10 +261,7 @@ def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines
     stop = ForwardStop(run.trainer_pid, run.name)   # Ctrl-C: to the training kernel, which saves and stops
     try:
         with stop, env_set(**{ENV_DIE_WITH_PARENT: '1'}):   # the kernel inherits it: killing us kills the training
-            pm.execute_notebook(str(nbs_dir()/EXPERIMENT_NB), str(out/EXPERIMENT_NB), parameters=params,
-                                kernel_name=KERNEL, cwd=str(nbs_dir()), progress_bar=False, log_output=False,
-                                shutdown_kernel=KERNEL_SHUTDOWN, stdout_file=sys.stdout if stream else None,
-                                stderr_file=sys.stderr if stream else None)
+            _papermill(pm, run, params, stream)
         if run.metrics is None:
             raise RunFailed(f"run {cfg.row!r} ended without {METRICS}; see {out/EXPERIMENT_NB}")
     except pm.PapermillExecutionError as e:

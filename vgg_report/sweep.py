@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from fastcore.script import Param
 from .core import UserError, command, runs_dir as _runs_dir, get_device
-from .process import on_stop_signals, env_set, stderr_to
+from .process import on_stop_signals, env_set, stderr_to, thread_output_to
 from .data import resolve_dataset
 from .models import create_model, check_model
 from .train import RunConfig, check_number, reproducible, run_threads
@@ -23,8 +23,8 @@ from .runner import (select_rows, build_config, resolve_profile, run_folder, exe
                                check_readable, runs_dir_option, check_kernel, check_project, RunFailed, _acc)
 
 # %% auto #0
-__all__ = ['GPU_PACKING_SPEEDUP', 'CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'STOP_WAIT_S',
-           'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'packing_speedup', 'one_thread_each',
+__all__ = ['GPU_PACKING_SPEEDUP', 'CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'RAY_MESSAGES',
+           'STOP_WAIT_S', 'Job', 'plan', 'model_macs', 'run_cost', 'calibrate', 'packing_speedup', 'one_thread_each',
            'parallel_speedup', 'fmt_secs', 'predicted_seconds', 'run_job', 'SweepProgress', 'summary', 'sweep',
            'grid_status', 'cpu_cores', 'sweep_width', 'vgg_sweep', 'vgg_status']
 
@@ -221,7 +221,7 @@ def _lost(e) -> str:
 _RAY_AUTH = ('RAY_AUTH_MODE', 'RAY_AUTH_TOKEN', 'RAY_AUTH_TOKEN_PATH')
 
 def _ray_init(address, n_jobs, gpus, env):
-    "Start a private local Ray (its own token, nothing in ~/.ray) or connect to `address`; return Ray's messages file."
+    "Start a private local Ray (its own token, nothing in ~/.ray) or connect to the cluster at `address`."
     import ray
     if address is None and not set(_RAY_AUTH) & set(os.environ):
         os.environ['RAY_AUTH_TOKEN'] = secrets.token_hex(16)
@@ -238,17 +238,13 @@ def _ray_init(address, n_jobs, gpus, env):
                             f"(README, 'On a Ray cluster')") from None
         raise UserError(f"--address {address}: no Ray cluster answers there ({str(e).splitlines()[0]}); "
                         f"start one with `ray start --head`") from None
-    return _ray_messages_to_file()
 
 # %% ../nbs/07_sweep.ipynb #66765bb3
-def _ray_messages_to_file() -> Path:
-    "Send what Ray's driver prints about its nodes to `vgg_sweep-<pid>.log` in Ray's session logs; return that file."
-    import ray._private.worker as w
-    path = Path(w._global_node.get_logs_dir_path())/f'vgg_sweep-{os.getpid()}.log'
-    def to_file(data, ignore_prefix=False):
-        with open(path, 'a') as f: f.write(f"({data.get('pid', 'ray')}) " + '\n'.join(data.get('lines', [])) + '\n')
-    w.print_to_stdstream = to_file     # the driver's error listener looks it up at each message
-    return path
+RAY_MESSAGES = 'ray_listen_error_messages'      # the thread in which Ray's driver prints what its nodes report
+
+def _ray_messages_file(jobs) -> Path:
+    "Where a sweep keeps what Ray's driver prints about its nodes: a hidden file of its own in the run set's folder."
+    return jobs[0].out.parent/f'.vgg_sweep-{os.getpid()}.ray.log'
 
 # %% ../nbs/07_sweep.ipynb #4bb720b5
 def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, retries: int = RETRIES):
@@ -258,8 +254,10 @@ def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, r
     gpus = torch.cuda.device_count() if address is None else None
     env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
            'VGG_REPORT_OFFLINE': os.environ.get('VGG_REPORT_OFFLINE', '')}
-    with env_set(**{k: os.environ.get(k) for k in _RAY_AUTH}):   # ray.init sets RAY_AUTH_MODE here: put back after
-        messages = _ray_init(address, n_jobs, gpus, env)
+    messages = _ray_messages_file(jobs)
+    messages.parent.mkdir(parents=True, exist_ok=True)
+    with env_set(**{k: os.environ.get(k) for k in _RAY_AUTH}), thread_output_to({RAY_MESSAGES}, messages):
+        _ray_init(address, n_jobs, gpus, env)      # ray.init sets RAY_AUTH_MODE here: env_set puts it back after
         try: _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries)
         finally:
             ray.shutdown()
