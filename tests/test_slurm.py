@@ -145,6 +145,12 @@ def _hold_mid_row(env, runs: Path, slugs, log) -> list:
     assert {'slurmstepd', 'raylet', 'gcs_server'} <= running, running      # the search that ends the test sees the job's processes
     return list(held.values())
 
+def _sigint_pending(pid: int) -> bool:
+    "Whether a SIGINT waits for the stopped process `pid` (it is delivered when the process goes on)."
+    status = Path(f'/proc/{pid}/status').read_text().splitlines()
+    masks = [int(line.split()[1], 16) for line in status if line.startswith(('SigPnd:', 'ShdPnd:'))]
+    return any(m & (1 << (signal.SIGINT - 1)) for m in masks)
+
 def _check_metrics(runs: Path, ref: Path, rows: dict, log):
     for name, slug in rows.items():
         ours, theirs = (json.loads((d/'smoke-synthetic'/slug/'metrics.json').read_text()) for d in (runs, ref))
@@ -193,7 +199,11 @@ def test_slurm_sweep_survives_scancel_and_a_time_limit(paper, tmp_path):
             _say(log, f"scontrol update JobId={job} TimeLimit={limit} (the job has run {run_s} s): SLURM's own limit machinery takes over")
             out = tmp_path/f'job-{job}.out'
             _wait(lambda: 'SIGTERM: stopping the sweep' in out.read_text(), 90, "SLURM's warning (--signal B:TERM@120) did not come", out)
-            _say(log, f"time limit near: SLURM sent SIGTERM to the batch script ({_job(env, job)['RunTime']} into the job); the rows go on")
+            _say(log, f"time limit near: SLURM sent SIGTERM to the batch script ({_job(env, job)['RunTime']} into the job)")
+            # the held rows go on once the sweep's stop has reached their kernels (a SIGINT waits for each), so that they are
+            # still in epoch 2, as long rows would be, whatever the time Ray takes to pass the stop on
+            _wait(lambda: all(_sigint_pending(pid) for pid in held), 90, "the sweep's stop did not reach the held rows", out)
+            _say(log, "the sweep's stop reached both held rows' kernels (SIGINT pending); the rows go on")
             for pid in held: os.kill(pid, signal.SIGCONT)
             j = _ended(env, job)
             text = out.read_text()
