@@ -194,10 +194,7 @@ def trainer_pid(self: RunDir):
     except OSError: return None
     words = (line.split() for line in lines[1:])
     joined = [w[1] for w in words if len(w) == 2 and w[0] == 'trainer' and w[1].isdigit()]
-    if joined: return int(joined[-1])
-    holder = _holder(lines[0] if lines else '')
-    if holder is None or holder[1] != socket.gethostname() or holder[0] == os.getpid(): return None
-    return holder[0]
+    return int(joined[-1]) if joined else self.lock.holder_pid()
 
 # %% ../nbs/03a_rundir.ipynb #4def84d6
 @patch
