@@ -10,8 +10,8 @@ from selenium.webdriver.common.keys import Keys
 @pytest.mark.slow
 def test_opening_a_notebook_in_jupyterlab_changes_no_tracked_file(tmp_path, browser):
     """`make lab` in a clone, with settings of its own in a fresh home (autosave every second, no browser, a port and a token):
-    Chromium opens nbs/04_train.ipynb, its kernel starts and goes idle, JupyterLab autosaves it and saves it again on Ctrl+S (the
-    server's file times say so), and `git status` stays empty."""
+    Chromium opens nbs/04_train.ipynb, its kernel starts and goes idle, JupyterLab autosaves it, Ctrl+S is pressed and the file is
+    saved again (the server's file times say so: Ctrl+S alone saves it when autosave is off), and `git status` stays empty."""
     repo, home = tmp_path/'repo', tmp_path/'home'
     subprocess.run(['git', 'clone', '-q', str(ROOT), str(repo)], check=True)
     docmanager = home/'.jupyter/lab/user-settings/@jupyterlab/docmanager-extension'
@@ -45,7 +45,7 @@ def test_opening_a_notebook_in_jupyterlab_changes_no_tracked_file(tmp_path, brow
         _wait_for(lambda: saved() != committed, 'an autosave')
         autosaved = saved()
         ActionChains(browser).key_down(Keys.CONTROL).send_keys('s').key_up(Keys.CONTROL).perform()
-        _wait_for(lambda: saved() != autosaved, 'the save that Ctrl+S asks for')
+        _wait_for(lambda: saved() != autosaved, 'a save after Ctrl+S')
     finally:
         os.killpg(p.pid, signal.SIGTERM)
         p.wait(timeout=30)
