@@ -1,6 +1,6 @@
 """Issue #29 item 7: a reader who opens a notebook in JupyterLab (`make lab`) changes no tracked file. The real JupyterLab, started as
 `make lab` starts it in a clone of this repository's HEAD, and a real headless Chromium (test_watch.py's `browser`)."""
-import json, os, signal, socket, subprocess, time, urllib.request
+import json, os, signal, socket, subprocess, urllib.request
 import pytest
 from conftest import ROOT, BIN
 from test_watch import browser, _wait_for  # noqa: F401 (`browser` is a fixture)
