@@ -88,9 +88,12 @@ report: install
 	$(VENV)/bin/vgg_sweep --profile auto --dataset auto $(SWEEP_ARGS)
 	$(VENV)/bin/vgg_build_report --profile auto --dataset auto $$(printf '%s\n' $(SWEEP_ARGS) | awk 'g {print "--grid", $$0; exit} $$0 == "--grid" {g = 1}')
 
-JUPYTER ?= $(VENV)/bin/jupyter
+# JupyterLab on the notebooks, started in nbs/ (its root) with the project's server configuration, .jupyter/ (nbdev's pre-save hook:
+# a notebook only opened, then autosaved, is saved as it was committed).
+JUPYTER ?= $(CURDIR)/$(VENV)/bin/jupyter
 lab: install
-	$(JUPYTER) lab nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root)   # JupyterLab refuses root without it
+	cd nbs && JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  exec $(JUPYTER) lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)   # JupyterLab refuses root without it
 
 clean-venv:
 	rm -rf $(VENV)

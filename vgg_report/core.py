@@ -17,6 +17,9 @@ __all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'UserError', 'cli_erro
 # %% ../nbs/00_core.ipynb #07bdead1
 class UserError(Exception):
     "A problem the user can fix: the CLI prints it on one line and exits with code 2."
+    def _render_traceback_(self):
+        "What IPython shows of it: one line, no traceback."
+        return [f"{type(self).__name__}: {' '.join(str(self).split())}"]
 
 def cli_errors(f):
     "Decorate a console-script entry point: a `UserError` becomes one line on stderr and exit code 2."
