@@ -91,7 +91,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, reference, point, n, epochs_save
     out = tmp_path/'run'
     r = run_faulty(out, point, n)
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
-    assert not (out/'metrics.json').exists() and RunDir(out).state(RunConfig(**CFG).hash) == 'partial'
+    assert not (out/'metrics.json').exists() and RunDir(out).status(RunConfig(**CFG).hash) == 'partial'
     if point != 'rotate': assert_readers_see_valid_files(out)
     ck = out/CHECKPOINT if (out/CHECKPOINT).exists() else out/PREVIOUS
     assert load_checkpoint(ck)['epoch'] == epochs_saved
