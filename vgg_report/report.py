@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir
-from .runner import check_kernel, check_can_create, KERNEL, KERNEL_SHUTDOWN
+from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir, check_can_create
+from .runner import check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .rundir import FINISHED
 from .study import (Row, GRIDS, ROWS, TABLE_GROUPS, PAPER, TOLERANCE, COMPARED, CHANCE, CLAIMS, FIGURE_ROWS,
                               FIGURE_GROUPS, REMEDIES, LEVEL, group_rows, seed_families, check_study, compare_settings,
                               comparison_text)
-from .sweep import plan
+from .runset import plan
 from .models import create_model, count_params
 from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
 
@@ -56,19 +56,19 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper',
     recs = {}
     for j in jobs:
         run = j.run
-        state = run.state(j.cfg.hash)
+        state = run.status(j.cfg.hash)
         if state == 'missing' and j.name not in wanted: continue
         p = run.params
         if p is not None:
             if (p.get('profile'), p.get('dataset')) != (j.cfg.profile, j.cfg.dataset):
-                raise UserError(f"{j.out} holds a {p.get('profile')}/{p.get('dataset')} run inside the "
+                raise UserError(f"{j.folder} holds a {p.get('profile')}/{p.get('dataset')} run inside the "
                                 f"{j.cfg.profile}-{j.cfg.dataset} set; a report never mixes run sets: "
                                 f"move it to its own set or delete it")
         if state == 'stale':
-            raise UserError(f"{j.out} was made with a configuration that no longer matches the grid (row {j.name}); "
+            raise UserError(f"{j.folder} was made with a configuration that no longer matches the grid (row {j.name}); "
                             f"re-run `vgg_sweep --profile {j.cfg.profile} --dataset {j.cfg.dataset}` to refresh it")
         if run.busy: state = 'running'                 # a sweep is on it: whatever is there is not final
-        r = RunRecord(j.row, state, j.out)
+        r = RunRecord(j.row, state, j.folder)
         if r.finished: r.metrics, r.params, r.history, r.grad_flow = run.results()
         recs[j.name] = r
     return recs
@@ -660,7 +660,7 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto, full
     for d in ('figures', 'report'): check_can_create(root/d, '--out' if out else 'the project folder')   # before work
     jobs = plan('all', None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads,
                 reading=True)
-    prof, ds, n_threads, run_set = jobs[0].cfg.profile, jobs[0].cfg.dataset, jobs[0].cfg.threads, jobs[0].out.parent
+    prof, ds, n_threads, run_set = jobs[0].cfg.profile, jobs[0].cfg.dataset, jobs[0].cfg.threads, jobs[0].folder.parent
     if grid not in GRIDS: grid = str(Path(grid).resolve())
     recs = load_run_set(prof, ds, runs_dir, grid, precision, n_threads, device)   # its guards, before any work
     n_fin = sum(r.finished for r in recs.values())
