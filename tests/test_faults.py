@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd, pytest
 from conftest import BIN, ROOT, SMOKE_CFG as CFG, run_cli, call_cli, one_error_line, run_notebook_here, same
 from vgg_report.process import FileLock
-from vgg_report.report import load_run_set, write_report_files
+from vgg_report.runset import load_run_set
+from vgg_report.report import write_report_files
 from vgg_report.rundir import RunDir, read_json, write_json, load_checkpoint, save_checkpoint, CHECKPOINT, PREVIOUS
 from vgg_report.train import RunConfig, train_run
 
