@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd, pytest
 from conftest import BIN, ROOT, SMOKE_CFG as CFG, run_cli, call_cli, one_error_line, run_notebook_here, same
 from vgg_report.process import FileLock
-from vgg_report.report import load_run_set, write_report_files
+from vgg_report.runset import load_run_set
+from vgg_report.report import write_report_files
 from vgg_report.rundir import RunDir, read_json, write_json, load_checkpoint, save_checkpoint, CHECKPOINT, PREVIOUS
 from vgg_report.train import RunConfig, train_run
 
@@ -91,7 +92,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, reference, point, n, epochs_save
     out = tmp_path/'run'
     r = run_faulty(out, point, n)
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
-    assert not (out/'metrics.json').exists() and RunDir(out).state(RunConfig(**CFG).hash) == 'partial'
+    assert not (out/'metrics.json').exists() and RunDir(out).status(RunConfig(**CFG).hash) == 'partial'
     if point != 'rotate': assert_readers_see_valid_files(out)
     ck = out/CHECKPOINT if (out/CHECKPOINT).exists() else out/PREVIOUS
     assert load_checkpoint(ck)['epoch'] == epochs_saved

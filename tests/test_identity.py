@@ -126,13 +126,15 @@ def test_a_row_stopped_in_a_sweep_resumes_under_other_threads_to_the_same_result
 def test_a_retry_never_forces(tmp_path):
     "`vgg_sweep --force` forces a row's first attempt only: when the attempt on a lost node had finished it, the retry keeps that."
     from test_sweep import FakeRay, NodeDiedError
-    from vgg_report.sweep import plan, SweepProgress, _ray_run
+    from vgg_report.runset import plan
+    from vgg_report.sweep import SweepProgress
+    from vgg_report.ray_tasks import _ray_run
     from vgg_report.rundir import write_json
     jobs = plan('paper', ['VGG_38'], 'smoke', 'synthetic', tmp_path, device='cpu')
     def finish_then_die(job):
-        job.out.mkdir(parents=True, exist_ok=True)
-        write_json(job.out/'params.json', dict(config_hash=job.cfg.hash))
-        write_json(job.out/'metrics.json', dict(status='complete', config_hash=job.cfg.hash, val_acc=0.25, test_acc=0.5, best_epoch=2))
+        job.folder.mkdir(parents=True, exist_ok=True)
+        write_json(job.folder/'params.json', dict(config_hash=job.cfg.hash))
+        write_json(job.folder/'metrics.json', dict(status='complete', config_hash=job.cfg.hash, val_acc=0.25, test_acc=0.5, best_epoch=2))
         raise NodeDiedError()
     class Recording(FakeRay):
         def _submit(self, f, a): self.forced = getattr(self, 'forced', []) + [a[2]]; return super()._submit(f, a)
@@ -199,13 +201,13 @@ def test_a_run_started_on_another_kind_of_device_is_one_line(tmp_path):
 def test_precision_and_device_kind_name_the_run_set(tmp_path):
     "bf16 and GPU runs live in run sets of their own; a GPU run set is read (status, report plan) on a machine without a GPU."
     from vgg_report.rundir import run_set_name
-    from vgg_report.sweep import plan
+    from vgg_report.runset import plan
     assert [run_set_name('quick', 'synthetic'), run_set_name('smoke', 'synthetic', 'bf16'), run_set_name('full', 'cifar100', 'fp32', 'cuda:1'),
             run_set_name('full', 'cifar100', 'bf16', 'mps')] == ['quick-synthetic', 'smoke-synthetic-bf16', 'full-cifar100-cuda',
                                                                   'full-cifar100-bf16-mps']
     jobs = plan('paper', None, 'smoke', 'synthetic', tmp_path, device='cuda', reading=True)
-    assert {j.out.parent for j in jobs} == {tmp_path/'smoke-synthetic-cuda'}
-    done = jobs[0].out
+    assert {j.folder.parent for j in jobs} == {tmp_path/'smoke-synthetic-cuda'}
+    done = jobs[0].folder
     (tmp_path/'smoke-synthetic'/done.name).mkdir(parents=True)          # a finished CPU run of the same row: another set
     from vgg_report.rundir import write_json
     write_json(tmp_path/'smoke-synthetic'/done.name/'params.json', dict(config_hash=jobs[0].cfg.hash))
@@ -223,7 +225,9 @@ def test_a_cifar_format_copy_that_is_not_the_official_one_is_labelled_so(tmp_pat
     "A run on CIFAR-format files that are not the official CIFAR-100: its report says so and compares none of its numbers."
     import vgg_report.data as D
     from vgg_report.rundir import RunDir
-    from vgg_report.report import RunRecord, paper_vs_ours, comparability, unofficial, numbers_tex, study_scope, UNOFFICIAL
+    from vgg_report.runset import RunRecord
+    from vgg_report.tables import paper_vs_ours, comparability, unofficial, UNOFFICIAL
+    from vgg_report.report import numbers_tex, study_scope
     from vgg_report.study import ROWS
     from vgg_report.train import train_run
     D.write_cifar_like(tmp_path/'data', n_train=200, n_test=50)

@@ -4,7 +4,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli, call_cli, one_error_line, shared
 from vgg_report.study import GRIDS, PAPER_GRID
-from vgg_report.report import fmt_acc, fmt_loss, FIGURES, load_run_set, write_report_files
+from vgg_report.runset import load_run_set
+from vgg_report.tables import fmt_acc, fmt_loss
+from vgg_report.figures import FIGURES
+from vgg_report.report import write_report_files
 from vgg_report.rundir import read_json, write_json
 
 pytestmark = pytest.mark.slow
@@ -133,7 +136,7 @@ def test_remedies_table_figure_and_sentence_in_the_pdf(built):
 def test_remedies_sentence_when_they_ran(paper):
     "With plain VGG_38 and three remedies finished (two stood in by other finished runs), the sentence reports the test for the best remedy."
     from dataclasses import replace
-    from vgg_report.report import remedies_verdict, remedies_table, first_layer_grads
+    from vgg_report.verdicts import remedies_verdict, remedies_table, first_layer_grads
     from vgg_report.study import ROWS
     runs, _ = paper
     recs = load_run_set('smoke', 'synthetic', runs)
@@ -179,7 +182,7 @@ def test_grid_file_rows_join_the_table_and_family_they_name(paper, tmp_path):
     assert 'Mine-a' not in ext and ' 2/2 ' in ext['Mine'], ext
     mean, std = sum(vals) / 2, abs(vals[0] - vals[1]) / 2 ** 0.5
     assert f'{mean:.2f} ± {std:.2f}' in ext['Mine'], (ext['Mine'], vals)
-    from vgg_report.report import claims
+    from vgg_report.verdicts import claims
     lr_claim = next(c for c in claims(recs) if c['key'] == 'BestLr')
     other = max(['BN-x1/10', 'Mine-lr', 'BN-x5', 'BN-x10', 'BN-x45'], key=lambda n: recs[n].metrics['val_acc'])   # the grid-file row competes
     assert f"the best other, {other} (lr {recs[other].row.lr:g}), {fmt_acc(recs[other].metrics['val_acc'])}%" in lr_claim['evidence'], (lr_claim, other)

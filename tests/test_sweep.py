@@ -157,7 +157,7 @@ def test_sweep_bad_input_in_a_real_process(tmp_path):
 def test_a_row_with_an_unregistered_model_is_named(monkeypatch, tmp_path):
     "A grid whose row names a model nobody registered (a notebook not exported, a typo in the grid) fails in one line naming the row."
     from vgg_report.study import GRIDS, Row
-    from vgg_report.sweep import plan
+    from vgg_report.runset import plan
     from vgg_report.core import UserError
     monkeypatch.setitem(GRIDS, 'extended', [Row('Mine', 'vgg38_mine', 1e-3)])
     with pytest.raises(UserError, match="row Mine: model 'vgg38_mine' is not a model; use one of vgg08, vgg38"):
@@ -186,12 +186,14 @@ def test_a_retried_row_is_counted_by_how_it_ended_not_as_a_cached_one(tmp_path, 
     """A worker can outlive its raylet by seconds and finish its row before the node's death reaches the sweep: the retry then
     finds the run finished, and the row is complete ('its attempt on the lost node had finished it'), not skipped. A row whose
     worker dies on every attempt fails after the retries, and its last attempt says why."""
-    from vgg_report.sweep import plan, SweepProgress, _ray_run, RETRY_LOCK_WAIT_S
+    from vgg_report.runset import plan
+    from vgg_report.sweep import SweepProgress
+    from vgg_report.ray_tasks import _ray_run, RETRY_LOCK_WAIT_S
     jobs = plan('paper', ['VGG_08', 'VGG_38'], 'smoke', 'synthetic', tmp_path, device='cpu')
     def finish_then_die(job):      # what the lost node's worker wrote before it went
-        job.out.mkdir(parents=True)
-        write_json(job.out/'params.json', dict(config_hash=job.cfg.hash))
-        write_json(job.out/'metrics.json', dict(status='complete', config_hash=job.cfg.hash, val_acc=0.25, test_acc=0.5, best_epoch=2))
+        job.folder.mkdir(parents=True)
+        write_json(job.folder/'params.json', dict(config_hash=job.cfg.hash))
+        write_json(job.folder/'metrics.json', dict(status='complete', config_hash=job.cfg.hash, val_acc=0.25, test_acc=0.5, best_epoch=2))
         raise NodeDiedError()
     def crash(job): raise WorkerCrashedError()
     ray = FakeRay({'VGG_38': [finish_then_die], 'VGG_08': [crash, crash]})
@@ -206,7 +208,7 @@ def test_a_retried_row_is_counted_by_how_it_ended_not_as_a_cached_one(tmp_path, 
     out = capsys.readouterr().out
     assert '[sweep] VGG_38: its node died (NodeDiedError); retry 1/1, from its last checkpoint' in out
     assert 'VGG_38: complete: val acc 0.2500, test acc 0.5000 (finished on the lost node)' in out and 'already finished' not in out
-    assert not (jobs[0].out/'metrics.json').exists()      # the crashed row never ran: nothing written, nothing faked
+    assert not (jobs[0].folder/'metrics.json').exists()      # the crashed row never ran: nothing written, nothing faked
 
 def test_a_kernel_that_dies_as_it_starts_is_started_once_more(tmp_path, capsys):
     "A kernel dead before it answered (nothing ran) is started again once, with a line saying so; a second death is the error."

@@ -51,14 +51,14 @@ def test_seeds_a_grid_adds_for_competitors_are_pooled():
 
 def _run(name, acc, grad=1e-3, status='complete'):
     "A finished run of the row `name` as the report reads it: its metrics and its first layer's epoch-1 gradient."
-    from vgg_report.report import RunRecord
+    from vgg_report.runset import RunRecord
     gf = pd.DataFrame(dict(epoch=[1, 1], layer=['input_conv_conv_0', 'logit_linear_layer'], epoch_mean=[grad, 1e-2]))
     m = dict(status=status, val_acc=acc, test_acc=acc, train_acc=acc, train_loss=4.6 if acc < 0.02 else 2.0)
     return RunRecord(ROWS[name], status, Path('.'), metrics=m, grad_flow=gf)
 
 def _paper(**acc):
     "The paper grid, every row finished at 30 % but those given (None: diverged; 'partial': not finished)."
-    from vgg_report.report import RunRecord
+    from vgg_report.runset import RunRecord
     from vgg_report.study import PAPER_GRID
     recs = {}
     for r in PAPER_GRID:
@@ -68,7 +68,7 @@ def _paper(**acc):
     return recs
 
 def _claim(recs, key):
-    from vgg_report.report import claims
+    from vgg_report.verdicts import claims
     return next(c for c in claims(recs) if c['key'] == key)
 
 def test_a_diverged_competitor_lost_and_a_missing_row_is_missing():
@@ -105,14 +105,14 @@ def _remedies(dense_status='diverged', dense_acc=0.01):
     return recs
 
 def test_remedies_a_family_that_diverged_is_not_missing():
-    from vgg_report.report import remedies_verdict
+    from vgg_report.verdicts import remedies_verdict
     s = remedies_verdict(_remedies())
     assert s.startswith('BN is the best remedy: BN reaches 30.00% (mean of 3 runs) and the best other, RC, 20.00% (3 runs)'), s
     assert 'Dense diverged, which loses to any finished run' in s and s.endswith('; not in this run set: BN+RC, BN+Dense'), s
     assert 'Dense' not in s.split('not in this run set')[1].replace('BN+Dense', ''), s
 
 def test_remedies_ties_and_drops_are_said_as_such():
-    from vgg_report.report import remedies_verdict
+    from vgg_report.verdicts import remedies_verdict
     recs = _remedies('complete', 0.005)                         # Dense finished below plain VGG_38, its gradient exactly 0
     recs['RC'] = _run('RC', 0.50, 1e-4)                          # a lucky RC seed: BN and RC cannot be told apart
     s = remedies_verdict(recs)
@@ -124,7 +124,7 @@ def test_remedies_ties_and_drops_are_said_as_such():
     assert 'RC lowers it by 3.3 orders of magnitude' in remedies_verdict(recs), remedies_verdict(recs)
 
 def test_paper_comparison_only_for_the_full_profile_on_cifar100():
-    from vgg_report.report import paper_vs_ours, comparability
+    from vgg_report.tables import paper_vs_ours, comparability
     recs = {'BN-Baseline': _run('BN-Baseline', 0.40)}
     recs['BN-Baseline'].metrics['train_loss'] = 1.50           # within 0.15 of the seed's 1.45; 40 % is outside its 49-50 %
     assert set(paper_vs_ours(recs, 'full', 'cifar100').verdict) == {'within', 'outside'}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #37322d4a
 from __future__ import annotations
-import argparse, os, sys, random, functools
+import argparse, os, sys, random, functools, tempfile
 from pathlib import Path
 import numpy as np
 from fastcore.script import anno_parser
@@ -12,7 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['ENV_ROOT', 'ENV_DATA', 'ENV_RUNS', 'DEVICES', 'UserError', 'cli_errors', 'one_line_usage', 'command', 'project_root',
-           'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir', 'seed_everything', 'get_device']
+           'data_dir', 'runs_dir', 'nbs_dir', 'figures_dir', 'report_dir', 'runs_dir_option', 'check_writable',
+           'check_can_create', 'check_readable', 'seed_everything', 'get_device']
 
 # %% ../nbs/00_core.ipynb #07bdead1
 class UserError(Exception):
@@ -89,6 +90,40 @@ def runs_dir(path=None) -> Path:
 def nbs_dir() -> Path: return project_root()/'nbs'
 def figures_dir() -> Path: return project_root()/'figures'
 def report_dir() -> Path: return project_root()/'report'
+
+# %% ../nbs/00_core.ipynb #113be2be
+def runs_dir_option(given=None) -> str:
+    "How the user named the runs folder: `--runs_dir`, or `$VGG_REPORT_RUNS` when that variable chose it."
+    return '$VGG_REPORT_RUNS' if given in (None, '') and os.environ.get(ENV_RUNS) else '--runs_dir'
+
+def _no_file_in_the_way(path: Path, what: str):
+    "A one-line UserError when `path`, or a folder on its way, is a file."
+    bad = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+    if bad is not None: raise UserError(f"{what} {path}: {bad} is a file, not a folder; choose a folder")
+
+def check_writable(path: Path, what: str = '--runs_dir'):
+    "Create `path` if needed and check a file can be written there; a one-line UserError otherwise."
+    _no_file_in_the_way(path, what)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path): pass
+    except OSError as e:
+        raise UserError(f"{what} {path} is not writable ({e.strerror or e}); "
+                        "choose a folder you can write to") from None
+
+def check_can_create(path: Path, what: str):
+    "A one-line UserError, creating nothing, when `path` could not be made and written (a file in the way, read-only)."
+    _no_file_in_the_way(path, what)
+    top = next(p for p in [path, *path.parents] if p.exists())
+    if not os.access(top, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: {top} is not writable (read-only, or not yours); "
+                        "choose a folder you can write to")
+
+def check_readable(path: Path, what: str = '--runs_dir', must_exist: bool = False):
+    "What a command that only reads checks: `path` is not a file and, with `must_exist`, is there; nothing is created."
+    _no_file_in_the_way(path, what)
+    if must_exist and not path.is_dir():
+        raise UserError(f"{what} {path} does not exist; check the path (no run has been made there)")
 
 # %% ../nbs/00_core.ipynb #f6c7368c
 def seed_everything(seed: int):

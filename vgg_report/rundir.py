@@ -114,7 +114,7 @@ def check_hash(where, found, cfg_hash: str):
 
 # %% ../nbs/03a_rundir.ipynb #8e2df2e0
 class RunDir:
-    "One run's folder: its files, its state for a configuration hash, and its lock."
+    "One run's folder: its files, its status for a configuration hash, and its lock."
     def __init__(self, path): self.path = Path(path)
     def __truediv__(self, name) -> Path: return self.path/name
     def __repr__(self): return f'RunDir({str(self.path)!r})'
@@ -133,7 +133,7 @@ class RunDir:
 
 # %% ../nbs/03a_rundir.ipynb #91a688a8
 @patch
-def state(self: RunDir, cfg_hash: str) -> str:
+def status(self: RunDir, cfg_hash: str) -> str:
     "`missing`, `partial`, `failed`, `complete`, `diverged` or `stale` for the configuration `cfg_hash`."
     if not (self/PARAMS).exists(): return 'missing'
     try:
@@ -143,10 +143,12 @@ def state(self: RunDir, cfg_hash: str) -> str:
         return 'failed' if (self/FAILURE).exists() else 'partial'
     except (ValueError, KeyError, OSError, UserError): return 'stale'
 
+RunDir.state = RunDir.status      # its old name: train_run (04_train) calls it until the merge of #31 renames that
+
 @patch
 def check(self: RunDir, cfg_hash: str):
     "A one-line UserError when the folder holds a run of another configuration (or files that cannot be read)."
-    if self.state(cfg_hash) != 'stale': return
+    if self.status(cfg_hash) != 'stale': return
     try: found = (self.metrics or self.params).get('config_hash')
     except (ValueError, OSError): found = 'unreadable'
     check_hash(self.path, found, cfg_hash)
@@ -210,15 +212,15 @@ def set_aside(self: RunDir, why: str) -> Path:
 
 @patch
 def prepare(self: RunDir, cfg_hash: str, force: bool = False, say=print) -> str:
-    "The folder ready for `cfg_hash` (stale, or finished under `force`, set aside first); its state."
-    state = self.state(cfg_hash)
-    if state == 'stale' or (force and state in FINISHED):
-        dest = self.set_aside('stale' if state == 'stale' else 'old')
-        what = 'another configuration' if state == 'stale' else 'a finished run'
+    "The folder ready for `cfg_hash` (stale, or finished under `force`, set aside first); its status."
+    status = self.status(cfg_hash)
+    if status == 'stale' or (force and status in FINISHED):
+        dest = self.set_aside('stale' if status == 'stale' else 'old')
+        what = 'another configuration' if status == 'stale' else 'a finished run'
         say(f"{self.path} held {what}: kept as {dest.name}")
-        state = 'missing'
-    if state != 'missing' or not self.path.exists(): self.path.mkdir(parents=True, exist_ok=True)
-    return state
+        status = 'missing'
+    if status != 'missing' or not self.path.exists(): self.path.mkdir(parents=True, exist_ok=True)
+    return status
 
 # %% ../nbs/03a_rundir.ipynb #22ac4090
 @patch

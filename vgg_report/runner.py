@@ -4,11 +4,11 @@
 
 # %% ../nbs/06_runner.ipynb #ca590289
 from __future__ import annotations
-import csv, re, os, sys, time, tempfile
+import csv, re, os, sys, time
 from dataclasses import asdict, fields
 from pathlib import Path
-from .core import (UserError, command, ENV_RUNS, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir,
-                             get_device)
+from .core import (UserError, command, runs_dir as _runs_dir, data_dir as _data_dir, nbs_dir, get_device,
+                             runs_dir_option, check_writable)
 from .process import ENV_DIE_WITH_PARENT, ForwardStop, env_set
 from .data import resolve_dataset, find_cifar100, can_download
 from .models import MODELS, check_model, create_model, count_params, load_models
@@ -18,9 +18,9 @@ from .train import RunConfig, check_number
 
 # %% auto #0
 __all__ = ['GRID_COLUMNS', 'PROFILES', 'KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'NOTEBOOK_PARAMS', 'KERNEL_START_DIED',
-           'find_row', 'read_grid', 'select_rows', 'resolve_profile', 'run_folder', 'runs_dir_option', 'check_writable',
-           'check_can_create', 'check_readable', 'install_kernel', 'check_kernel', 'parameters_cell',
-           'check_parameters', 'check_project', 'notebook_run', 'execute_run', 'RunFailed', 'build_config', 'vgg_run']
+           'find_row', 'read_grid', 'select_rows', 'resolve_profile', 'run_folder', 'install_kernel', 'check_kernel',
+           'parameters_cell', 'check_parameters', 'check_project', 'notebook_run', 'execute_run', 'RunFailed',
+           'run_row', 'build_config', 'vgg_run']
 
 # %% ../nbs/06_runner.ipynb #c4e7e2bd
 def find_row(name: str) -> Row:
@@ -127,40 +127,6 @@ def run_folder(runs_dir, cfg: RunConfig, slug: str, device: str = None) -> Path:
     "Where the run `cfg` lives: `<runs_dir>/<run set>/<slug>` (its run set: profile, dataset, precision, device kind)."
     return run_set_dir(runs_dir, cfg.profile, cfg.dataset, cfg.precision, device or cfg.device)/slug
 
-# %% ../nbs/06_runner.ipynb #113be2be
-def runs_dir_option(given=None) -> str:
-    "How the user named the runs folder: `--runs_dir`, or `$VGG_REPORT_RUNS` when that variable chose it."
-    return '$VGG_REPORT_RUNS' if given in (None, '') and os.environ.get(ENV_RUNS) else '--runs_dir'
-
-def _no_file_in_the_way(path: Path, what: str):
-    "A one-line UserError when `path`, or a folder on its way, is a file."
-    bad = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
-    if bad is not None: raise UserError(f"{what} {path}: {bad} is a file, not a folder; choose a folder")
-
-def check_writable(path: Path, what: str = '--runs_dir'):
-    "Create `path` if needed and check a file can be written there; a one-line UserError otherwise."
-    _no_file_in_the_way(path, what)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path): pass
-    except OSError as e:
-        raise UserError(f"{what} {path} is not writable ({e.strerror or e}); "
-                        "choose a folder you can write to") from None
-
-def check_can_create(path: Path, what: str):
-    "A one-line UserError, creating nothing, when `path` could not be made and written (a file in the way, read-only)."
-    _no_file_in_the_way(path, what)
-    top = next(p for p in [path, *path.parents] if p.exists())
-    if not os.access(top, os.W_OK | os.X_OK):
-        raise UserError(f"{what} {path}: {top} is not writable (read-only, or not yours); "
-                        "choose a folder you can write to")
-
-def check_readable(path: Path, what: str = '--runs_dir', must_exist: bool = False):
-    "What a command that only reads checks: `path` is not a file and, with `must_exist`, is there; nothing is created."
-    _no_file_in_the_way(path, what)
-    if must_exist and not path.is_dir():
-        raise UserError(f"{what} {path} does not exist; check the path (no run has been made there)")
-
 # %% ../nbs/06_runner.ipynb #c75f2dba
 KERNEL = 'vgg_report'
 # How papermill ends a kernel once every cell has run (and its outputs arrived): at once. A graceful shutdown waited
@@ -226,13 +192,13 @@ def notebook_run(params: dict, out_dir: str = '') -> tuple:
     "The notebook's `(RunConfig, folder)`: its parameters and a named profile's epochs and sizes, checked once."
     given = {f.name: params[f.name] for f in fields(RunConfig) if f.name in params}
     cfg = RunConfig(**{**given, **PROFILES.get(given.get('profile'), {})})
-    if out_dir: out, what = Path(out_dir).expanduser().resolve(), '-p out_dir'
+    if out_dir: folder, what = Path(out_dir).expanduser().resolve(), '-p out_dir'
     else:
         name = f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}'
         slug = ROWS[cfg.row].slug if cfg.row in ROWS else slugify(name)
-        out, what = run_folder(None, cfg, slug), runs_dir_option()
-    check_writable(out, what)
-    return cfg, out
+        folder, what = run_folder(None, cfg, slug), runs_dir_option()
+    check_writable(folder, what)
+    return cfg, folder
 
 # %% ../nbs/06_runner.ipynb #33ec2626
 KERNEL_START_DIED = 'Kernel died before replying to kernel_info'   # jupyter_client's words: dead at its start
@@ -251,36 +217,57 @@ def _papermill(pm, run: RunDir, params: dict, stream: bool):
                   flush=True)
 
 # %% ../nbs/06_runner.ipynb #885aa9ce
-def execute_run(cfg: RunConfig, out: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
-    "Execute the experiment notebook for `cfg` into `out` with papermill; return its metrics."
+def execute_run(cfg: RunConfig, folder: Path, data_dir=None, progress: str = 'lines', stream: bool = True) -> dict:
+    "Execute the experiment notebook for `cfg` into `folder` with papermill; return its metrics."
     import papermill as pm
     check_project()                         # the CLIs check it before touching folders; library callers here
-    params = dict(asdict(cfg), out_dir=str(out), data_dir=str(_data_dir(data_dir)), progress=progress)
-    run = RunDir(out)
+    params = dict(asdict(cfg), out_dir=str(folder), data_dir=str(_data_dir(data_dir)), progress=progress)
+    run = RunDir(folder)
     (run/FAILURE).unlink(missing_ok=True)
     stop = ForwardStop(run.trainer_pid, run.name)   # Ctrl-C: to the training kernel, which saves and stops
     try:
         with stop, env_set(**{ENV_DIE_WITH_PARENT: '1'}):   # the kernel inherits it: killing us kills the training
             _papermill(pm, run, params, stream)
         if run.metrics is None:
-            raise RunFailed(f"run {cfg.row!r} ended without {METRICS}; see {out/EXPERIMENT_NB}")
+            raise RunFailed(f"run {cfg.row!r} ended without {METRICS}; see {folder/EXPERIMENT_NB}")
     except pm.PapermillExecutionError as e:
         msg = ' '.join(str(e.evalue).split())
         if e.ename in ('RunInterrupted', 'KeyboardInterrupt') or stop.asked: raise KeyboardInterrupt(msg) from None
         if e.ename == 'UserError': raise UserError(f"run {cfg.row!r}: {msg}") from None
-        err = RunFailed(f"run {cfg.row!r} failed ({e.ename}: {msg}); see {out/EXPERIMENT_NB}")
-        failure = dict(row=cfg.row, error=str(err), notebook=str(out/EXPERIMENT_NB),
+        err = RunFailed(f"run {cfg.row!r} failed ({e.ename}: {msg}); see {folder/EXPERIMENT_NB}")
+        failure = dict(row=cfg.row, error=str(err), notebook=str(folder/EXPERIMENT_NB),
                        time=time.strftime('%Y-%m-%dT%H:%M:%S'))
         try: run.write(FAILURE, failure)
         except UserError: pass                  # the disk is full too: the error still reaches the user
         raise err from None
     except OSError as e:                        # papermill could not write the executed notebook
-        raise UserError(f"cannot write {out/EXPERIMENT_NB} ({e.strerror or e}): free some space or choose a writable "
-                        f"--runs_dir; the run keeps its last checkpoint and the same command resumes") from None
+        raise UserError(f"cannot write {folder/EXPERIMENT_NB} ({e.strerror or e}): free some space or choose a "
+                        f"writable --runs_dir; the run keeps its last checkpoint and the same command resumes"
+                        ) from None
     return run.metrics
 
 class RunFailed(Exception):
     "A run that started but did not finish (an error inside the experiment notebook)."
+
+# %% ../nbs/06_runner.ipynb #587f02b5
+def run_row(cfg: RunConfig, folder: Path, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0,
+            starting=None) -> dict:
+    "Run `cfg` in `folder` under its lock; its outcome: complete, diverged, skipped, busy, failed or interrupted."
+    res, run = dict(row=cfg.row, folder=str(folder)), RunDir(folder)
+    if not run.lock.acquire(lock_wait): return dict(res, outcome='busy')
+    try:
+        status = run.prepare(cfg.hash, force, say=lambda s: print(s, file=sys.stderr) if stream else None)
+        if status in FINISHED: return dict(res, outcome='skipped', metrics=run.metrics)
+        if starting: starting(status)
+        t0 = time.time()
+        try: m = execute_run(cfg, folder, data_dir, stream=stream)
+        except RunFailed as e:
+            return dict(res, outcome='failed', error=str(e), notebook=str(run/NOTEBOOK), seconds=time.time() - t0)
+        except KeyboardInterrupt as e:                      # the training saved where it was: its words say where
+            return dict(res, outcome='interrupted', error=' '.join(str(e).split()))
+        return dict(res, outcome=m['status'], metrics=m, seconds=time.time() - t0,
+                    resumed=status in ('partial', 'failed'))
+    finally: run.lock.release()
 
 # %% ../nbs/06_runner.ipynb #c4cb3825
 def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, profile='auto', epochs=None,
@@ -330,30 +317,29 @@ def _list(models: bool, rows: bool):
 
 def _acc(v) -> str: return 'n/a' if v is None else f'{v:.4f}'    # an accuracy in a line (vgg_run's and vgg_sweep's)
 
-def _run_locked(cfg, out, data_dir, force: bool):
-    "Run `cfg` in `out` under its lock unless finished: a line before, one after; exit 1 on failure, 130 when stopped."
-    run = RunDir(out)
-    with run.lock:
-        state = run.prepare(cfg.hash, force, say=lambda s: print(s, file=sys.stderr))
-        if state in FINISHED:
-            print(f"{cfg.row}: already {state} in {out} (use --force to run it again)")
-            return
-        print(f"{cfg.row}: {'resuming' if state == 'partial' else 'running'} {cfg.model} lr={cfg.lr:g} "
-              f"batch={cfg.batch_size} seed={cfg.seed} epochs={cfg.epochs} on {cfg.dataset} ({cfg.profile}) in {out}",
-              flush=True)
-        try: m = execute_run(cfg, out, data_dir)
-        except RunFailed as e:
-            print(f'error: {e}', file=sys.stderr)
-            sys.exit(1)
-        except KeyboardInterrupt as e:
-            why = ' '.join(str(e.args[0]).split()) if e.args else ''      # the kernel's message, empty when it had none
-            if 'resume' not in why:
-                tail = f'{out} keeps its last checkpoint; run the same command again to resume'
-                why = (why + '; ' if why else '') + tail
-            print(f"\ninterrupted: {why}", file=sys.stderr)
-            sys.exit(130)
-    print(f"{cfg.row}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, "
-          f"test acc {_acc(m['test_acc'])} -> {run/METRICS}")
+def _starting(cfg: RunConfig, folder: Path, status: str):
+    "vgg_run's line as its run starts (or resumes, from a `partial` run)."
+    print(f"{cfg.row}: {'resuming' if status == 'partial' else 'running'} {cfg.model} lr={cfg.lr:g} "
+          f"batch={cfg.batch_size} seed={cfg.seed} epochs={cfg.epochs} on {cfg.dataset} ({cfg.profile}) in {folder}",
+          flush=True)
+
+def _ended(res: dict):
+    "vgg_run's last line, from `run_row`'s outcome `res`; exit status 1 when the run failed, 130 when interrupted."
+    folder, m, outcome = Path(res['folder']), res.get('metrics'), res['outcome']
+    if outcome == 'busy':                                   # what the lock's own `with` says
+        raise UserError(f"{RunDir(folder).lock.path} is locked by another process; wait for it to finish")
+    if outcome == 'skipped':
+        return print(f"{res['row']}: already {m['status']} in {folder} (use --force to run it again)")
+    if outcome == 'failed':
+        print(f"error: {res['error']}", file=sys.stderr)
+        sys.exit(1)
+    if outcome == 'interrupted':                            # the training's words say how to resume, or we do
+        tail = f'{folder} keeps its last checkpoint; run the same command again to resume'
+        why = res['error'] if 'resume' in res['error'] else '; '.join(filter(None, (res['error'], tail)))
+        print(f"\ninterrupted: {why}", file=sys.stderr)
+        sys.exit(130)
+    print(f"{res['row']}: {m['status']}; best epoch {m['best_epoch']}, val acc {_acc(m['val_acc'])}, "
+          f"test acc {_acc(m['test_acc'])} -> {folder/METRICS}")
 
 # %% ../nbs/06_runner.ipynb #dc47669b
 @command
@@ -387,5 +373,5 @@ def vgg_run(row: str = None,  # a row of the grid by name, e.g. BN-Baseline (see
     check_writable(root, runs_dir_option(runs_dir))
     check_kernel()
     check_project()
-    out = run_folder(root, cfg, slug)
-    _run_locked(cfg, out, data_dir, force)
+    folder = run_folder(root, cfg, slug)
+    _ended(run_row(cfg, folder, data_dir, force, starting=lambda status: _starting(cfg, folder, status)))
