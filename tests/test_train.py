@@ -4,7 +4,8 @@ from dataclasses import asdict
 from pathlib import Path
 import pandas as pd, pytest, torch
 from conftest import BIN, ROOT, SMOKE_CFG as SMOKE, run_cli, call_cli, one_error_line, same
-from vgg_report.train import RunConfig, train_run
+from vgg_report.config import RunConfig
+from vgg_report.train import train_run
 from vgg_report.rundir import read_json, load_checkpoint
 from vgg_report.models import count_params, create_model
 
@@ -49,7 +50,8 @@ def test_finished_run_is_read_not_retrained(reference):
 
 _KILL_SCRIPT = """
 import sys, torch; torch.set_num_threads(1)
-from vgg_report.train import RunConfig, train_run
+from vgg_report.config import RunConfig
+from vgg_report.train import train_run
 train_run(RunConfig(**{cfg}), sys.argv[1], progress='none')
 """
 

@@ -16,11 +16,12 @@ from .core import UserError, command, runs_dir as _runs_dir, get_device
 from .process import on_stop_signals, env_set, stderr_to, thread_output_to
 from .data import resolve_dataset
 from .models import create_model, check_model
-from .train import RunConfig, check_number, reproducible, run_threads
+from .train import reproducible, run_threads
+from .config import RunConfig, check_number, select_rows, build_config, resolve_profile, run_folder
 from .study import Row
 from .rundir import RunDir, FINISHED, NOTEBOOK
-from .runner import (select_rows, build_config, resolve_profile, run_folder, execute_run, check_writable,
-                               check_readable, runs_dir_option, check_kernel, check_project, RunFailed, _acc)
+from .runner import (execute_run, check_writable, check_readable, runs_dir_option, check_kernel,
+                               check_project, RunFailed, _acc)
 
 # %% auto #0
 __all__ = ['GPU_PACKING_SPEEDUP', 'CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'RETRIES', 'RETRY_LOCK_WAIT_S', 'RAY_MESSAGES',

@@ -4,133 +4,31 @@
 
 # %% ../nbs/04_train.ipynb #3e26f33e
 from __future__ import annotations
-import json, math, os, platform, subprocess, sys, time
+import math, os, platform, subprocess, sys, time
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field, fields
-import hashlib
+from dataclasses import asdict
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
-from fastcore.basics import patch
 from .core import UserError, seed_everything, get_device, project_root
 from .process import die_with_parent, StopRequest
 from .rundir import RunDir, CHECKPOINT, METRICS, TB_DIR, _clean
 from .learner import (Learner, Callback, CancelFitException, CancelTrainException, CancelValidateException,
                                 CancelBatchException)
-from .models import create_model, count_params, check_model
-from .data import load_data, batches, DATASETS, CIFAR_SIZES, resolve_dataset, SYNTHETIC_VERSION
+from .models import create_model, count_params
+from .data import load_data, batches, resolve_dataset
 from .hooks import GradFlow
+from .config import RunConfig, check_compile
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'DIVERGENCE_EVERY', 'check_number',
-           'check_compile', 'param', 'RunConfig', 'lr_at', 'autocast', 'reproducible', 'run_threads', 'compile_model',
-           'compile_errors', 'git_commit', 'versions', 'device_name', 'RunInterrupted', 'EngineCB', 'MetricsCB',
-           'DivergenceCB', 'train_epoch', 'evaluate', 'RandomStateCB', 'ScheduleCB', 'GradFlowCB', 'HistoryCB',
-           'BestEpochCB', 'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB', 'ResultsCB', 'TensorBoardCB',
-           'study_callbacks', 'train_run', 'EarlyStoppingCB']
-
-# %% ../nbs/04_train.ipynb #779c521c
-PRECISIONS = ('fp32', 'bf16')
-RUN_PROFILES = ('full', 'quick', 'smoke', 'custom')    # what a run records (auto is resolved before)
-COMPILE_MODES = ('off', 'default', 'reduce-overhead', 'max-autotune')
-SPLIT_SIZES = dict(train=CIFAR_SIZES['train'] - CIFAR_SIZES['train'] // 20, val=CIFAR_SIZES['train'] // 20,
-                   test=CIFAR_SIZES['test'])
-
-def check_number(name, v, kind=float, low=None, strict=True, allow_none=False):
-    "Parse `v` as `kind` and check it against `low`; a one-line UserError otherwise."
-    if v is None or (isinstance(v, str) and v.strip().lower() in ('', 'none', 'all')):
-        if allow_none: return None
-        raise UserError(f"--{name} is required")
-    try:
-        x = kind(v)
-        if kind is int and isinstance(v, float) and v != int(v): raise ValueError
-        if isinstance(v, str) and kind is int: x = int(v.strip())
-    except (TypeError, ValueError):
-        raise UserError(f"--{name} must be {'an integer' if kind is int else 'a number'}, got {v!r}") from None
-    if isinstance(x, float) and not math.isfinite(x): raise UserError(f"--{name} must be a finite number, got {v!r}")
-    if low is not None and (x <= low if strict else x < low):
-        raise UserError(f"--{name} must be {'>' if strict else '≥'} {low}, got {v!r}")
-    return x
-
-def check_compile(mode: str) -> str:
-    "`mode` when it is one of `COMPILE_MODES`, else a one-line UserError naming them."
-    if mode not in COMPILE_MODES:
-        raise UserError(f"--compile {mode!r} is not a mode; use one of {', '.join(COMPILE_MODES)}")
-    return mode
-
-def param(default, help: str, hashed: bool = False, **notebook):
-    "A parameter of a run: its default, its help, whether it is hashed, and `notebook=value`: the notebook's default."
-    return field(default=default, metadata=dict(help=help, hashed=hashed, **notebook))
-
-# %% ../nbs/04_train.ipynb #714ecb49
-@dataclass
-class RunConfig:
-    "Every parameter of one training run (the study §4), named as in notebooks, grid, files and tables: one definition."
-    row: str = param('custom', "the row's name in the grid (the study §6), or a name of your own")
-    model: str = param('vgg08', 'a registered model (`vgg_run --list_models` lists them)', hashed=True)
-    lr: float = param(1e-3, 'initial learning rate of Adam', hashed=True)
-    batch_size: int = param(100, 'training batch size', hashed=True)
-    seed: int = param(0, 'seeds the initialisation, the batch order and the augmentation', hashed=True)
-    epochs: int = param(2, 'epochs (the cosine schedule spans them)', hashed=True)
-    dataset: str = param('synthetic', 'cifar100 or synthetic (auto is resolved before a run)', hashed=True)
-    n_train: int = param(None, 'training images used (None: the whole split, 47,500)', hashed=True, notebook=200)
-    n_val: int = param(None, 'validation images used (None: all 2,500)', hashed=True, notebook=100)
-    n_test: int = param(None, 'test images used (None: all 10,000)', hashed=True, notebook=100)
-    weight_decay: float = param(0.0, "Adam's weight decay", hashed=True)
-    eta_min: float = param(2e-5, "the cosine schedule's final learning rate", hashed=True)
-    precision: str = param('fp32', 'fp32 (the study) or bf16 (autocast; changes the numerics)', hashed=True)
-    threads: int = param(1, "CPU threads the run trains on, set by the run itself "
-                            "(a deep BN network's numbers depend on them)", hashed=True)
-    device: str = param('auto', 'auto, cpu, cuda, cuda:N or mps')
-    compile: str = param('off', 'torch.compile: off, default, reduce-overhead (CUDA graphs) or max-autotune; '
-                                'equal up to rounding')
-    profile: str = param('custom', 'the profile the sizes came from (full, quick, smoke or custom)')
-
-    def __post_init__(self): self.validate()       # checked where it is made: a RunConfig that exists is valid
-
-    @property
-    def hash(self) -> str:
-        "A short hash of the parameters that decide the results, and of the synthetic dataset's version if used."
-        d = {k: getattr(self, k) for k in HASHED}
-        if d['threads'] == 1: del d['threads']     # the default hashes as before threads were recorded (one a row)
-        if self.dataset == 'synthetic': d['data_version'] = SYNTHETIC_VERSION   # another version: another configuration
-        blob = json.dumps(d, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-# %% ../nbs/04_train.ipynb #341cd6dc
-@patch
-def validate(self: RunConfig) -> RunConfig:
-    "Check and normalise every parameter; raise a one-line UserError for the first bad one."
-    check_model(self.model)
-    self.lr = check_number('lr', self.lr, float, 0)
-    self.batch_size = check_number('batch_size', self.batch_size, int, 1, strict=False)
-    self.seed = check_number('seed', self.seed, int, 0, strict=False)
-    self.epochs = check_number('epochs', self.epochs, int, 1, strict=False)
-    self.weight_decay = check_number('weight_decay', self.weight_decay, float, 0, strict=False)
-    self.eta_min = check_number('eta_min', self.eta_min, float, 0, strict=False)
-    if self.dataset not in DATASETS:
-        raise UserError(f"--dataset {self.dataset!r} is not a dataset; use one of {', '.join(DATASETS)}")
-    for k in ('train', 'val', 'test'):
-        n = check_number(f'n_{k}', getattr(self, f'n_{k}'), int, 1, strict=False, allow_none=True)
-        if n is not None and n > SPLIT_SIZES[k]:
-            raise UserError(f"--n_{k} {n} is larger than the {k} split ({SPLIT_SIZES[k]} images); "
-                            f"use 1..{SPLIT_SIZES[k]} or leave it out for all")
-        setattr(self, f'n_{k}', None if n == SPLIT_SIZES[k] else n)     # the whole split, however asked for: one hash
-    self.threads = check_number('threads', self.threads, int, 1, strict=False)
-    if self.profile not in RUN_PROFILES:
-        raise UserError(f"--profile {self.profile!r} is not a run's profile; use one of {', '.join(RUN_PROFILES)}")
-    if self.precision not in PRECISIONS:
-        raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
-    get_device(self.device)
-    check_compile(self.compile)
-    if not str(self.row).strip(): raise UserError("--row must not be empty")
-    return self
-
-# %% ../nbs/04_train.ipynb #51a842a1
-HASHED = tuple(f.name for f in fields(RunConfig) if f.metadata['hashed'])   # the parameters that decide the results
+__all__ = ['DIVERGENCE_EVERY', 'lr_at', 'autocast', 'reproducible', 'run_threads', 'compile_model', 'compile_errors',
+           'git_commit', 'versions', 'device_name', 'RunInterrupted', 'EngineCB', 'MetricsCB', 'DivergenceCB',
+           'train_epoch', 'evaluate', 'RandomStateCB', 'ScheduleCB', 'GradFlowCB', 'HistoryCB', 'BestEpochCB',
+           'ProgressCB', 'PauseCB', 'CheckpointCB', 'InterruptCB', 'ResultsCB', 'TensorBoardCB', 'study_callbacks',
+           'train_run', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #91539328
 def lr_at(epoch: int, epochs: int, lr0: float, eta_min: float = 2e-5) -> float:
