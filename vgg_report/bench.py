@@ -15,7 +15,8 @@ from .core import UserError, command, get_device, seed_everything
 from .models import create_model, check_model
 from .data import synthetic_data, CIFAR_MEAN, CIFAR_STD
 from .hooks import GradFlow, Hooks, weight_params
-from .train import train_epoch, evaluate, device_name, compile_model, compile_errors, reproducible
+from .train import device_name, compile_errors, reproducible
+from .callbacks import train_epoch, evaluate, compile_model
 from .config import check_compile
 
 # %% auto #0
