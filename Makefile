@@ -72,7 +72,7 @@ site: install
 
 # TensorBoard on a run set (the default one, that `make report` sweeps, unless RUN_SET=runs/<run set>, e.g. runs/quick-synthetic), on 127.0.0.1
 # and a free port (or BOARD_PORT=...); it prints the address and runs until Ctrl-C.
-DEFAULT_RUN_SET := from vgg_report.runner import resolve_profile; from vgg_report.rundir import run_set_dir; \
+DEFAULT_RUN_SET := from vgg_report.config import resolve_profile, run_set_dir; \
 	from vgg_report.data import resolve_dataset; \
 	print(run_set_dir(None, resolve_profile('auto', quiet=True), resolve_dataset('auto', quiet=True), 'fp32', 'auto'))
 FREE_PORT := import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])

@@ -6,7 +6,7 @@ OUT/gpu_train.json. Run by `make gpu-check` after the benchmark; GPU_CHECK_DEVIC
 import json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 import torch
-from vgg_report.runner import build_config
+from vgg_report.config import build_config
 from vgg_report.train import train_run
 from vgg_report.data import load_data
 

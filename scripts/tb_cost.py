@@ -1,24 +1,26 @@
 """What `TensorBoardCB` costs an epoch (the README's Speed section compares it with `vgg_bench`'s round-to-round noise): its
-`after_epoch` on a VGG_38-BN learner's state, timed at epochs that write only scalars and at those that also draw the heatmap.
+`after_epoch` on a VGG_38-BN learner's record, timed at epochs that write only scalars and at those that also draw the heatmap.
 Usage: python scripts/tb_cost.py [EPOCHS]  (default 100)."""
 import statistics, sys, tempfile, time
 from pathlib import Path
 from types import SimpleNamespace
 from vgg_report.hooks import weight_params
 from vgg_report.models import create_model
-from vgg_report.train import TensorBoardCB
+from vgg_report.callbacks import Record
+from vgg_report.saving import TensorBoardCB
 
 def main(epochs: int = 100):
     layers = [l for l, _ in weight_params(create_model('vgg38_bn'))]
     out = Path(tempfile.mkdtemp())
     cb = TensorBoardCB(out/'tb', 'VGG_38 BN')
-    learn = SimpleNamespace(epoch=0, epochs=epochs, status='running', grad_flow=[])
+    learn = SimpleNamespace(epoch=0, epochs=epochs, record=Record(status='running', grad_flow=[]))
+    r = learn.record
     cb.before_epoch(learn)
     scalars, heatmaps = [], []
     for e in range(1, epochs + 1):
-        learn.epoch_flow = [dict(epoch=e, layer=l, last_batch=1e-3, epoch_mean=1e-3 / (i + 1)) for i, l in enumerate(layers)]
-        learn.grad_flow = learn.grad_flow + learn.epoch_flow
-        learn.row = dict(epoch=e, lr=1e-3, train_loss=4.6, train_acc=0.01, val_loss=4.6, val_acc=0.01, seconds=1.0)
+        r.epoch_flow = [dict(epoch=e, layer=l, last_batch=1e-3, epoch_mean=1e-3 / (i + 1)) for i, l in enumerate(layers)]
+        r.grad_flow = r.grad_flow + r.epoch_flow
+        r.row = dict(epoch=e, lr=1e-3, train_loss=4.6, train_acc=0.01, val_loss=4.6, val_acc=0.01, seconds=1.0)
         learn.epoch = e - 1                               # the index of the epoch that just ended
         t = time.perf_counter(); cb.after_epoch(learn); dt = time.perf_counter() - t
         (heatmaps if e % cb.heatmap_every == 0 or e == epochs else scalars).append(dt)

@@ -91,7 +91,8 @@ SMOKE_CFG = dict(model='vgg08', epochs=3, n_train=300, n_val=100, n_test=100, de
 @pytest.fixture(scope='session')
 def reference(tmp_path_factory):
     "One uninterrupted run of SMOKE_CFG: every resumed, faulted or re-run copy must end with exactly these metrics and tables."
-    from vgg_report.train import RunConfig, train_run
+    from vgg_report.config import RunConfig
+    from vgg_report.train import train_run
     folder, m = shared(tmp_path_factory, 'reference', lambda out: train_run(RunConfig(**SMOKE_CFG), out/'run', progress='none'))
     return folder/'run', m
 

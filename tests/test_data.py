@@ -116,15 +116,15 @@ def test_a_tiny_cnn_learns_both_factors_of_a_synthetic_class():
     assert colour > 0.9 and texture > 0.5, (colour, texture)           # chance: 0.1 each
 
 def test_synthetic_version_enters_the_hash_and_params(monkeypatch):
-    from vgg_report.train import RunConfig
-    import vgg_report.train as T
+    from vgg_report.config import RunConfig
+    import vgg_report.config as C
     cfg = RunConfig(row='r', model='vgg08', epochs=1, n_train=10, n_val=10, n_test=10, dataset='synthetic')
     assert D.synthetic_data(n_train=10, n_val=10, n_test=10).info['version'] == D.SYNTHETIC_VERSION == 'synthetic-v2'
     h = cfg.hash
-    monkeypatch.setattr(T, 'SYNTHETIC_VERSION', 'synthetic-v1')
+    monkeypatch.setattr(C, 'SYNTHETIC_VERSION', 'synthetic-v1')
     assert cfg.hash != h                                                # a run set of another version never matches
     c2 = RunConfig(row='r', model='vgg08', epochs=1, n_train=10, n_val=10, n_test=10, dataset='cifar100')
-    h2 = c2.hash; monkeypatch.setattr(T, 'SYNTHETIC_VERSION', 'synthetic-v3'); assert c2.hash == h2   # CIFAR-100 runs keep theirs
+    h2 = c2.hash; monkeypatch.setattr(C, 'SYNTHETIC_VERSION', 'synthetic-v3'); assert c2.hash == h2   # CIFAR-100 runs keep theirs
 
 def test_subset_bounds(tmp_path):
     ds = D.synthetic_data(n_train=300, n_val=50, n_test=60)

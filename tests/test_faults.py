@@ -8,7 +8,8 @@ from vgg_report.process import FileLock
 from vgg_report.runset import load_run_set
 from vgg_report.report import write_report_files
 from vgg_report.rundir import RunDir, read_json, write_json, load_checkpoint, save_checkpoint, CHECKPOINT, PREVIOUS
-from vgg_report.train import RunConfig, train_run
+from vgg_report.config import RunConfig
+from vgg_report.train import train_run
 
 CLI_CFG = ['--model', 'vgg08', '--epochs', '3', '--n_train', '300', '--n_val', '100', '--n_test', '100', '--dataset', 'synthetic', '--device', 'cpu']
 
@@ -46,6 +47,7 @@ import os, signal, sys
 from pathlib import Path
 import torch; torch.set_num_threads(1)
 import vgg_report.train as T
+import vgg_report.config as C
 import vgg_report.rundir as RD
 cfg, out, point, n = eval(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 count = [0]
@@ -74,7 +76,7 @@ elif point == 'rotate':                                   # between keeping the 
         replace(src, dst)
         if Path(dst).name == RD.PREVIOUS and hit(): die()
     os.replace = faulty_replace
-T.train_run(T.RunConfig(**cfg), out, progress='none')
+T.train_run(C.RunConfig(**cfg), out, progress='none')
 '''
 
 def run_faulty(out, point, n, cfg=CFG):

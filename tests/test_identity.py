@@ -6,7 +6,7 @@ import pytest
 from conftest import ROOT, BIN, run_cli, call_cli, one_error_line, same
 from vgg_report.core import UserError
 from vgg_report.process import FileLock
-from vgg_report.train import RunConfig
+from vgg_report.config import RunConfig
 from vgg_report.rundir import read_json
 
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
@@ -60,7 +60,8 @@ def test_a_dry_run_writes_nothing(tmp_path):
     assert r.returncode == 0 and 'VGG_08' in r.stdout and not (tmp_path/'new').exists(), r.stdout + r.stderr
 
 def test_the_experiment_notebook_checks_its_profile_and_says_where_results_go(tmp_path, monkeypatch):
-    from vgg_report.runner import notebook_run, PROFILES
+    from vgg_report.runner import notebook_run
+    from vgg_report.config import PROFILES
     monkeypatch.setenv('VGG_REPORT_RUNS', str(tmp_path))
     cfg, out = notebook_run(dict(profile='quick', epochs=2, n_train=200))
     assert (cfg.epochs, cfg.n_train, cfg.n_val) == (PROFILES['quick']['epochs'], 3000, 1000)    # -p profile quick is the profile
@@ -200,7 +201,7 @@ def test_a_run_started_on_another_kind_of_device_is_one_line(tmp_path):
 
 def test_precision_and_device_kind_name_the_run_set(tmp_path):
     "bf16 and GPU runs live in run sets of their own; a GPU run set is read (status, report plan) on a machine without a GPU."
-    from vgg_report.rundir import run_set_name
+    from vgg_report.config import run_set_name
     from vgg_report.runset import plan
     assert [run_set_name('quick', 'synthetic'), run_set_name('smoke', 'synthetic', 'bf16'), run_set_name('full', 'cifar100', 'fp32', 'cuda:1'),
             run_set_name('full', 'cifar100', 'bf16', 'mps')] == ['quick-synthetic', 'smoke-synthetic-bf16', 'full-cifar100-cuda',

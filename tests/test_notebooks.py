@@ -106,13 +106,13 @@ def test_experiment_parameters_are_those_runconfig_defines(monkeypatch):
     from dataclasses import dataclass
     from execnb.nbio import read_nb
     from vgg_report import runner
-    from vgg_report.train import param
+    from vgg_report.config import RunConfig, param
     cell = next(c for c in read_nb(ROOT/'nbs'/'experiment.ipynb').cells if 'parameters' in c.metadata.get('tags', []))
     assert cell.source == runner.parameters_cell(), 'paste `vgg_report.runner.parameters_cell()` into the parameters cell of nbs/experiment.ipynb'
     monkeypatch.setitem(runner.NOTEBOOK_PARAMS, 'verbose', (bool, False, 'print more'))
     assert cell.source != runner.parameters_cell()
     monkeypatch.undo()
     @dataclass
-    class Wider(runner.RunConfig): momentum: float = param(0.9, "Adam's beta1", hashed=True)
+    class Wider(RunConfig): momentum: float = param(0.9, "Adam's beta1", hashed=True)
     monkeypatch.setattr(runner, 'RunConfig', Wider)
     assert cell.source != runner.parameters_cell()

@@ -4,7 +4,8 @@ from dataclasses import asdict
 from pathlib import Path
 import pandas as pd, pytest, torch
 from conftest import BIN, ROOT, SMOKE_CFG as SMOKE, run_cli, call_cli, one_error_line, same
-from vgg_report.train import RunConfig, train_run
+from vgg_report.config import RunConfig
+from vgg_report.train import train_run
 from vgg_report.rundir import read_json, load_checkpoint
 from vgg_report.models import count_params, create_model
 
@@ -49,7 +50,8 @@ def test_finished_run_is_read_not_retrained(reference):
 
 _KILL_SCRIPT = """
 import sys, torch; torch.set_num_threads(1)
-from vgg_report.train import RunConfig, train_run
+from vgg_report.config import RunConfig
+from vgg_report.train import train_run
 train_run(RunConfig(**{cfg}), sys.argv[1], progress='none')
 """
 
@@ -87,6 +89,44 @@ def test_bf16_is_an_option_recorded_with_the_run(tmp_path):
     m = train_run(RunConfig(**{**SMOKE, 'epochs': 2, 'precision': 'bf16'}), tmp_path/'bf16', progress='none')
     assert m['status'] == 'complete' and read_json(tmp_path/'bf16/params.json')['precision'] == 'bf16'
     assert m['config_hash'] != RunConfig(**{**SMOKE, 'epochs': 2}).hash
+
+LEFT_OUT_STOPS = {'MetricsCB', 'DivergenceCB', 'ScheduleCB', 'GradFlowCB', 'HistoryCB', 'BestEpochCB', 'CheckpointCB'}
+
+def test_each_study_callback_left_out_ends_or_says_what_is_missing(tmp_path):
+    """A fit of the study's callbacks with any one left out either ends its epochs with a best epoch and test metrics (no
+    silent None), or stops before it starts, having written nothing, in one line naming the field a callback reads and the
+    callback that writes it (VGG_08 on 64 synthetic images, two epochs)."""
+    import re
+    from vgg_report.train import study_callbacks
+    from vgg_report.callbacks import Record, _loss
+    from vgg_report.learner import Learner, MissingInput
+    from vgg_report.data import load_data, batches
+    from vgg_report.rundir import RunDir
+    from vgg_report.core import seed_everything
+    data, cpu = load_data('synthetic', None, 64, 32, 32), torch.device('cpu')
+    cfg = RunConfig(model='vgg08', epochs=2, batch_size=16, n_train=64, n_val=32, n_test=32, device='cpu')
+    stopped = set()
+    for i in range(13):
+        folder, g = tmp_path/f'without-{i}', torch.Generator().manual_seed(0)
+        cbs = study_callbacks(cfg, RunDir(folder), data, g, 'none', cpu)
+        left_out = cbs.pop(i)
+        seed_everything(0)
+        model = create_model('vgg08')
+        learn = Learner(model, lambda: batches(data.x_train, data.y_train, 16, g, train=True),
+                        lambda: batches(data.x_val, data.y_val, 1000), _loss, torch.optim.Adam(model.parameters(), 1e-3),
+                        cbs, Record())
+        try: learn.fit(2)
+        except MissingInput as e:
+            said = re.fullmatch(r"(\w+) reads record\.(\w+), which no callback of this fit writes: add (\w+)", str(e))
+            assert said and said[3] == type(left_out).__name__ and said[2] in left_out.writes, str(e)
+            assert said[2] in next(cb for cb in cbs if type(cb).__name__ == said[1]).reads, str(e)
+            assert learn.epoch == 0 and not folder.exists(), str(e)             # stopped before anything started
+            stopped.add(said[3])
+            continue
+        m = learn.record.metrics
+        assert learn.epoch == 2 and (m is None) == (type(left_out).__name__ == 'ResultsCB'), type(left_out).__name__
+        if m is not None: assert m['best_epoch'] in (1, 2) and m['test_acc'] is not None and m['status'] == 'complete'
+    assert stopped == LEFT_OUT_STOPS
 
 @pytest.mark.slow
 def test_compiled_run_matches_eager_and_resumes_either_way(reference, tmp_path):

@@ -15,8 +15,9 @@ from .core import UserError, command, get_device, seed_everything
 from .models import create_model, check_model
 from .data import synthetic_data, CIFAR_MEAN, CIFAR_STD
 from .hooks import GradFlow, Hooks, weight_params
-from .train import (train_epoch, evaluate, device_name, compile_model, compile_errors, check_compile,
-                              reproducible)
+from .train import device_name, compile_errors, reproducible
+from .callbacks import train_epoch, evaluate, compile_model
+from .config import check_compile
 
 # %% auto #0
 __all__ = ['bench_floor', 'bench_grad_flow', 'bench_ours', 'bench_packed', 'bench_baseline', 'bench_eval_ours', 'bf16_supported',

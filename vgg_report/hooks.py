@@ -121,18 +121,18 @@ def stats(self: GradFlow) -> list:
 
 # %% ../nbs/03_hooks.ipynb #5a3c0c9b
 @patch
-def state(self: GradFlow) -> dict:
+def snapshot(self: GradFlow) -> dict:
     "The running statistics on the CPU, one entry per layer (what a mid-epoch checkpoint keeps)."
     per = lambda t: [None] * len(self) if t is None else list(t.detach().cpu().unbind())
     return dict(last=per(self.last), total=per(self.total), n=[self.n] * len(self))
 
 @patch
-def load_state(self: GradFlow, state: dict, device=None):
-    "Continue from `state()` of a recorder on the same model."
-    if len(state['n']) != len(self):
-        raise ValueError(f"the state holds {len(state['n'])} layers, the model {len(self)}")
+def restore(self: GradFlow, snapshot: dict, device=None):
+    "Continue from the `snapshot()` of a recorder on the same model."
+    if len(snapshot['n']) != len(self):
+        raise ValueError(f"the snapshot holds {len(snapshot['n'])} layers, the model {len(self)}")
     vec = lambda ts: None if ts[0] is None else torch.stack(list(ts)).to(device)
-    self.last, self.total, self.n = vec(state['last']), vec(state['total']), state['n'][0]
+    self.last, self.total, self.n = vec(snapshot['last']), vec(snapshot['total']), snapshot['n'][0]
 
 # %% ../nbs/03_hooks.ipynb #894d812b
 def first_batch_grad_flow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:

@@ -4,17 +4,19 @@
 
 # %% ../nbs/03b_learner.ipynb #6979ad04
 from __future__ import annotations
+from dataclasses import fields, is_dataclass
 import torch
 from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['Callback', 'CancelFitException', 'CancelEpochException', 'CancelTrainException', 'CancelValidateException',
-           'CancelBatchException', 'Learner']
+           'CancelBatchException', 'MissingInput', 'check_reads', 'Learner']
 
 # %% ../nbs/03b_learner.ipynb #3575cc24
 class Callback:
     "A behaviour of the loop: a method per event it handles, each given the learner; a lower `order` runs first."
     order = 0
+    reads, writes = (), ()            # the fields of the learner's `record` it reads, and those it writes
 
 # %% ../nbs/03b_learner.ipynb #1aa83137
 class CancelFitException(Exception):
@@ -32,11 +34,25 @@ class CancelValidateException(Exception):
 class CancelBatchException(Exception):
     "Raised by a callback to skip the rest of the batch (no backward pass, no step)."
 
+# %% ../nbs/03b_learner.ipynb #89c9cd1b
+class MissingInput(Exception):
+    "A callback reads a field of the learner's record that no callback of the fit writes."
+
+def check_reads(cbs, record=None):
+    "Raise `MissingInput`, in one line, for the first field a callback of `cbs` reads and none of them writes."
+    written = {f for cb in cbs for f in cb.writes}
+    for cb in cbs:
+        for name in (f for f in cb.reads if f not in written):
+            by = {f.name: f.metadata.get('by') for f in fields(record)}.get(name) if is_dataclass(record) else None
+            raise MissingInput(f"{type(cb).__name__} reads record.{name}, which no callback of this fit writes: "
+                               f"add {by or 'a callback that writes it'}")
+
 # %% ../nbs/03b_learner.ipynb #f948d882
 class Learner:
     "A model, its batches, a loss, an optimiser and callbacks; it owns the epoch and the batch loop, nothing else."
-    def __init__(self, model, train_dl, valid_dl, loss_func, opt, cbs=()):
+    def __init__(self, model, train_dl, valid_dl, loss_func, opt, cbs=(), record=None):
         self.model, self.train_dl, self.valid_dl, self.loss_func, self.opt = model, train_dl, valid_dl, loss_func, opt
+        self.record = record                       # what the callbacks share: its fields are their `reads` and `writes`
         self.net = model                           # what runs the batches: a callback may put a compiled model here
         self.cbs = sorted(cbs, key=lambda cb: cb.order)
         self.epoch, self.epochs, self.iter, self.training = 0, 0, 0, False
@@ -89,6 +105,7 @@ def _all_epochs(self: Learner):
 @patch
 def fit(self: Learner, epochs: int):
     "Train from `self.epoch` to `epochs` epochs; `cleanup_fit` runs however the fit ends."
+    check_reads(self.cbs, self.record)
     self.epochs = epochs
     try: self._with_events('fit', self._all_epochs, CancelFitException)
     finally: self('cleanup_fit')

@@ -10,8 +10,8 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir, check_can_create
 from .data import resolve_dataset
-from .train import check_number
-from .runner import check_kernel, resolve_profile, KERNEL, KERNEL_SHUTDOWN
+from .config import check_number, resolve_profile
+from .runner import check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .study import GRIDS, TOLERANCE, CHANCE, LEVEL
 from .runset import load_run_set
 from .tables import (tex_escape, fmt_acc, fmt_loss, fmt_epoch, header, booktabs, group_table, extended_table,

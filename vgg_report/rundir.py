@@ -10,14 +10,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 from fastcore.basics import patch
-from .core import UserError, DEVICES, get_device, runs_dir as _runs_dir
+from .core import UserError
 from .process import FileLock
 
 # %% auto #0
 __all__ = ['CHECKPOINT', 'PREVIOUS', 'PARAMS', 'METRICS', 'FAILURE', 'HISTORY', 'GRAD_FLOW', 'NOTEBOOK', 'TB_DIR',
            'HISTORY_COLUMNS', 'GRAD_FLOW_COLUMNS', 'FINISHED', 'atomic_write', 'write_json', 'read_json',
-           'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint', 'device_kind', 'run_set_name', 'run_set_dir',
-           'check_hash', 'RunDir']
+           'CorruptCheckpoint', 'save_checkpoint', 'load_checkpoint', 'check_hash', 'RunDir']
 
 # %% ../nbs/03a_rundir.ipynb #ddda421e
 def atomic_write(path, data, keep=None):
@@ -79,26 +78,6 @@ def load_checkpoint(path) -> dict:
     try: return torch.load(io.BytesIO(payload), map_location='cpu', weights_only=True)
     except Exception as e: raise CorruptCheckpoint(f'unreadable ({type(e).__name__})') from None
 
-# %% ../nbs/03a_rundir.ipynb #9a70467f
-def device_kind(device: str = 'auto') -> str:
-    "The kind of device `device` names: cpu, cuda or mps (`auto`: what this machine trains on); it need not be here."
-    d = str(device).strip().lower()
-    if d == 'auto': return get_device('auto').type
-    kind = d.split(':')[0]
-    if kind not in DEVICES[1:] or (':' in d and not d.split(':', 1)[1].isdigit()):
-        raise UserError(f"--device {device!r} is not a device; use one of {', '.join(DEVICES)} (or cuda:N)")
-    return kind
-
-def run_set_name(profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu') -> str:
-    "The run set's folder name: `<profile>-<dataset>`, then the precision and device kind unless fp32 and cpu."
-    kind = device_kind(device)
-    extra = ([precision] if precision != 'fp32' else []) + ([kind] if kind != 'cpu' else [])
-    return '-'.join([profile, dataset] + extra)
-
-def run_set_dir(runs_dir, profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu') -> Path:
-    "The run set's folder under `runs_dir` (default: `$VGG_REPORT_RUNS`, else runs/)."
-    return _runs_dir(runs_dir)/run_set_name(profile, dataset, precision, device)
-
 # %% ../nbs/03a_rundir.ipynb #6f6052ae
 PARAMS, METRICS, FAILURE = 'params.json', 'metrics.json', 'failure.json'
 HISTORY, GRAD_FLOW, NOTEBOOK, TB_DIR = 'history.csv', 'grad_flow.csv', 'experiment.ipynb', 'tb'
@@ -142,8 +121,6 @@ def status(self: RunDir, cfg_hash: str) -> str:
         if m is not None: return m['status']
         return 'failed' if (self/FAILURE).exists() else 'partial'
     except (ValueError, KeyError, OSError, UserError): return 'stale'
-
-RunDir.state = RunDir.status      # its old name: train_run (04_train) calls it until the merge of #31 renames that
 
 @patch
 def check(self: RunDir, cfg_hash: str):

@@ -13,10 +13,9 @@ from .core import UserError, command, runs_dir as _runs_dir, check_readable, run
 from .data import resolve_dataset
 from .models import create_model, check_model, count_params
 from .hooks import weight_params
-from .train import RunConfig
+from .config import RunConfig, select_rows, build_config, resolve_profile, run_folder
 from .study import Row, GRIDS, ROWS, check_study
 from .rundir import RunDir, FINISHED
-from .runner import select_rows, build_config, resolve_profile, run_folder
 
 # %% auto #0
 __all__ = ['TOY_ACC', 'TOY_DROP', 'Job', 'plan', 'grid_status', 'vgg_status', 'RunRecord', 'load_run_set', 'toy_layers',

@@ -13,9 +13,10 @@ from .core import (UserError, command, runs_dir as _runs_dir, get_device, check_
                              runs_dir_option)
 from .process import on_stop_signals
 from .models import create_model
-from .train import RunConfig, check_number, reproducible, run_threads
+from .train import reproducible, run_threads
+from .config import RunConfig, check_number, resolve_profile
 from .rundir import FINISHED
-from .runner import resolve_profile, check_kernel, check_project, run_row, _acc
+from .runner import check_kernel, check_project, run_row, _acc
 from .runset import plan
 from .ray_tasks import RETRIES, _ray_sweep, _interrupt
 
