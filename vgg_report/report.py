@@ -12,7 +12,7 @@ from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_d
 from .data import resolve_dataset
 from .config import check_number, resolve_profile
 from .runner import check_kernel, KERNEL, KERNEL_SHUTDOWN
-from .study import GRIDS, TOLERANCE, CHANCE, LEVEL
+from .study import GRIDS, TOLERANCE, CHANCE, LEVEL, METRIC, METRICS
 from .runset import load_run_set
 from .tables import (tex_escape, fmt_acc, fmt_loss, fmt_epoch, header, booktabs, group_table, extended_table,
                                UNOFFICIAL, unofficial, comparability, paper_vs_ours, paper_table, provenance_table)
@@ -87,7 +87,7 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, claim_rows
     s += _macro('PaperComparison', cmp)
     spread = _Results(recs).spread()
     s += _macro('SeedSpread', f'{100 * spread:.2f}' if spread is not None else '--')
-    s += _macro('VerdictLevel', f'{100 * LEVEL:.0f}')
+    s += _macro('VerdictLevel', f'{100 * LEVEL:.0f}') + _macro('VerdictMetric', METRICS[METRIC])
     for c in claim_rows:
         k, missing = c['key'], c['verdict'] == 'missing'
         s += _macro(f'Claim{k}Prose', f"could not be judged ({tex_escape(c['evidence'])})" if missing else c['verdict'])

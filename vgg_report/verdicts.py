@@ -8,14 +8,14 @@ import math
 import numpy as np
 import pandas as pd
 from .models import create_model, count_params
-from .study import CLAIMS, REMEDIES, compare_settings, comparison_text
+from .study import CLAIMS, REMEDIES, METRIC, DIVERGED, PENDING, compare_settings, comparison_text
 from .tables import _group, _complete, mean_std, seed_family
 
 # %% auto #0
 __all__ = ['first_layer_grads', 'claims', 'remedies_table', 'remedies_verdict']
 
 # %% ../nbs/08a_verdicts.ipynb #8a8fee85
-def _val(recs, name, key='val_acc'):
+def _val(recs, name, key=METRIC):
     r = recs.get(name)
     return r.metrics.get(key) if r is not None and r.finished and r.metrics['status'] == 'complete' else None
 
@@ -31,21 +31,33 @@ def _first_layer_grad(r):
 
 def _diverged(r) -> bool: return r.finished and r.metrics['status'] == 'diverged'
 
+def _by_seed(rs, key=METRIC) -> dict:
+    "The runs `rs` of one setting as `study.compare_settings` takes them: `{seed: key's value, DIVERGED or PENDING}`."
+    score = lambda r: PENDING if not r.finished else DIVERGED if _diverged(r) else r.metrics.get(key)
+    seeds = [r.row.seed for r in rs]
+    keys = seeds if len(set(seeds)) == len(seeds) else [r.row.name for r in rs]     # two rows at one seed: by name
+    return {k: score(r) for k, r in zip(keys, rs)}
+
+def _n_eval(rs, key=METRIC):
+    "How many images the accuracy `key` of the runs `rs` was measured on (the fewest); None when no run says."
+    n = [r.params['sizes'][key.removesuffix('_acc')] for r in rs if r.finished and r.params and 'sizes' in r.params]
+    return min(n) if n else None
+
 # %% ../nbs/08a_verdicts.ipynb #0205c73f
 class _Results:
     "What a claim's test and evidence read of a run set (see `study.Claim`)."
     def __init__(self, recs: dict): self.recs = recs
-    def __call__(self, name, key='val_acc'): return _val(self.recs, name, key)
+    def __call__(self, name, key=METRIC): return _val(self.recs, name, key)
     def grad(self, name): return first_layer_grads(self.recs, name)
     def group(self, group): return _group(self.recs, group)
     def row(self, name): return self.recs[name].row
-    def runs(self, name, key='val_acc') -> list:
-        "`key` of every finished run of `name`'s seed family, None for a diverged one."
+    def runs(self, name, key=METRIC) -> dict:
+        "`key` of every run of `name`'s seed family by seed: DIVERGED for a diverged run, PENDING for one to come."
         fam = self.recs[name].row.family
-        rs = [r for r in self.recs.values() if r.row.family == fam and r.finished]
-        return [None if _diverged(r) else r.metrics.get(key) for r in rs]
+        return _by_seed([r for r in self.recs.values() if r.row.family == fam], key)
+    def n_eval(self, key=METRIC): return _n_eval(self.recs.values(), key)
     def spread(self):
-        "The sample std of the seed group's best validation accuracies (BN-Baseline's seeds); None below two runs."
+        "The sample std of the seed group's `study.METRIC` (BN-Baseline's seeds); None below two runs."
         acc = [self(n) for n in self.group('seed') if self(n) is not None]
         return float(np.std(acc, ddof=1)) if len(acc) > 1 else None
 
@@ -57,12 +69,14 @@ def claims(recs: dict) -> list:
     v, out = _Results(recs), []
     for c in CLAIMS:
         need = [*c.rows, *(n for g in c.groups for n in v.group(g))]
-        div = [n for n in c.rows if _diverged(recs[n])]          # a diverged row of a group is a setting that lost
-        judged = not div and all(recs[n].finished for n in need)
+        div = [n for n in c.rows if _diverged(recs[n])]          # a diverged run of a group scores chance: not missing
+        ready = not div and all(recs[n].finished for n in c.rows)   # a group's unfinished runs: its test waits
         if div: verdict, evidence = 'missing', f"{', '.join(div)} diverged (its loss became non-finite)"
-        elif not judged: verdict, evidence = 'missing', 'a row it needs has not finished'
-        else: verdict, evidence = _VERDICT[c.test(v)], c.evidence(v)
-        rule = c.rule(v if judged else None) if callable(c.rule) else c.rule
+        elif not ready: verdict, evidence = 'missing', 'a row it needs has not finished'
+        else:
+            t = c.test(v)
+            verdict, evidence = t if isinstance(t, str) else _VERDICT[t], c.evidence(v)
+        rule = c.rule(v if ready and all(recs[n].finished for n in need) else None) if callable(c.rule) else c.rule
         out.append(dict(key=c.key, claim=c.text, rule=rule, verdict=verdict, evidence=evidence))
     return out
 
@@ -111,26 +125,24 @@ def _gradient_words(grads: dict) -> str:
 def remedies_verdict(recs: dict) -> str:
     "One sentence, from the runs: which remedy is best by `study.compare_settings` (or which tie), and the gradients."
     fams = {label: seed_family(recs, fam) for label, fam in REMEDIES.items()}
-    runs = {lab: [None if _diverged(r) else 100 * r.metrics['val_acc'] for r in rs if r.finished]
-            for lab, rs in fams.items()}
-    not_run = [lab for lab in REMEDIES if not runs[lab]]
-    judged = [lab for lab in REMEDIES if lab != 'plain' and runs[lab]]     # all its runs diverged: it lost, judged
-    if 'plain' in not_run or len(judged) < 2:
+    not_run = [lab for lab in REMEDIES if not any(r.finished for r in fams[lab])]
+    judged = [lab for lab in REMEDIES if lab != 'plain' and fams[lab]]       # every remedy in the run set
+    if 'plain' in not_run or len([lab for lab in judged if lab not in not_run]) < 2:
         return f"could not be judged: the run set has no finished run of {', '.join(not_run)}"
-    cmp = {lab: compare_settings(runs[lab], {o: runs[o] for o in judged if o != lab}) for lab in judged}
-    top = max((lab for lab in judged if cmp[lab].base), key=lambda lab: cmp[lab].mean(), default=None)
-    if top is None: s = f"every run of {', '.join(judged)} diverged"
+    runs, n_eval = {lab: _by_seed(fams[lab]) for lab in judged}, _n_eval([r for rs in fams.values() for r in rs])
+    cmp = {lab: compare_settings(runs[lab], {o: runs[o] for o in judged if o != lab}, n_eval) for lab in judged}
+    top = max(judged, key=lambda lab: cmp[lab].mean() or 0.0)
+    if cmp[top].waiting: s = f"which remedy is best: {comparison_text(cmp[top], top)}"
     elif cmp[top].verdict == 'held': s = f"{top} is the best remedy: {comparison_text(cmp[top], top)}"
     else:
         tied = [o for o in judged if o != top and o not in cmp[top].behind]
         s = (f"no remedy is told apart as the best: {top} is not ahead of {', '.join(tied)} by more than the test "
              f"allows ({comparison_text(cmp[top], top)})")
-    plain = [x for x in runs['plain'] if x is not None]
-    plain = float(np.mean(plain)) if plain else None
-    below = [lab for lab in judged if cmp[lab].base and plain is not None and cmp[lab].mean() < plain]
-    if below: s += f"; below plain VGG_38's {plain:.2f}%: " + ', '.join(f'{b} ({cmp[b].mean():.2f}%)' for b in below)
-    unfinished = [lab for lab in not_run if fams[lab]]
-    if unfinished: s += f"; not finished: {', '.join(unfinished)}"
+    plain = [r.metrics[METRIC] for r in _complete(fams['plain'])]
+    plain = 100 * float(np.mean(plain)) if plain else None
+    below = [lab for lab in judged if cmp[lab].base and plain is not None and 100 * cmp[lab].mean() < plain]
+    if below:
+        s += f"; below plain VGG_38's {plain:.2f}%: " + ', '.join(f'{b} ({100 * cmp[b].mean():.2f}%)' for b in below)
     s += _gradient_words({lab: _first_grad(_complete(rs)) for lab, rs in fams.items()})
-    missing = [lab for lab in not_run if not fams[lab]]
+    missing = [lab for lab in REMEDIES if not fams[lab]]
     return s + (f"; not in this run set: {', '.join(missing)}" if missing else '')
