@@ -102,7 +102,7 @@ def test_site_in_a_browser(tmp_path, browser):
         assert any(i[0].endswith('fig_1_test.png') for i in seen['report.html']['imgs'])
         pdf = next(l for l in seen['report.html']['links'] if l.endswith('.pdf'))
         with urllib.request.urlopen(pdf) as f: assert f.read(5) == b'%PDF-'
-    assert len(pages) >= 25 and 'vgg_report.train.TensorBoardCB' in seen['api/train.html']['ids']
+    assert len(pages) >= 25 and 'vgg_report.saving.TensorBoardCB' in seen['api/saving.html']['ids']
 
 # TensorBoard --------------------------------------------------------------------------------------------------------------------
 
