@@ -236,8 +236,8 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     else: check_writable(root, runs_dir_option(runs_dir))
     check_kernel()
     check_project()
-    for j in todo: check_engine(j)              # a run set never mixes engines: refused before any work
     statuses = {j.name: j.run.status(j.cfg.hash) for j in todo}
+    for j in (j for j in todo if statuses[j.name] != 'stale'): check_engine(j)   # never mixes engines: before any work
     left = [j for j in todo if statuses[j.name] not in FINISHED or force]
     if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # no more at once than rows
     seconds_per_mac = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
