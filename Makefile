@@ -103,7 +103,9 @@ clean-venv:
 # event files need; git-ignored, carried there); then on the GPU machine
 # `make gpu-check OUT=<folder>` installs it beside the code and benchmarks the engine: eager, bf16, compiled with CUDA graphs, and
 # four runs packed on the card, writing <folder>/bench_gpu.json after every measurement (2 min 41 s on an H100), then checks that
-# training there repeats to the last bit and resumes exactly (scripts/gpu_train_check.py, about 2.5 min). Numbers: README, Speed.
+# training there repeats to the last bit in a new process, resumes exactly after an epoch and after a Ctrl-C in the middle of one,
+# and that a compiled run repeats too, against eager (scripts/gpu_train_check.py), writing the record <folder>/gpu-train-check.json;
+# commit it under nbs/measured/, which the README cites. Numbers: README, Speed.
 gpu-wheels: install
 	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2' 'tensorboard>=2.16,<3' absl-py protobuf
 
@@ -113,4 +115,4 @@ gpu-check:
 	python3 -m pip install --quiet --no-deps --no-index --no-compile --target /tmp/site .gpu/*.whl
 	nvidia-smi -L
 	PYTHONPATH=$(CURDIR):/tmp/site PYTHONUNBUFFERED=1 python3 -m vgg_report.bench $(GPU_BENCH)
-	PYTHONPATH=$(CURDIR):/tmp/site PYTHONUNBUFFERED=1 python3 scripts/gpu_train_check.py $(OUT)
+	PYTHONPATH=$(CURDIR):/tmp/site PYTHONUNBUFFERED=1 python3 scripts/gpu_train_check.py --out $(OUT)/gpu-train-check.json

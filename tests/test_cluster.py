@@ -21,10 +21,11 @@ def _cluster_processes(tmpd: str) -> dict:
     return procs
 
 @contextmanager
-def ray_cluster(workers: int = 2):
+def ray_cluster(workers: int = 2, worker_args=()):
     """A head (no CPU, so rows run on the workers) and `workers` one-CPU worker nodes, started with `ray start` on free ports
     in a session folder of their own, with one token for all (whatever `~/.ray/auth_token` holds), and every process of it
-    killed on the way out, whatever happened. Yields (address, environment, each worker's node-manager port)."""
+    killed on the way out, whatever happened (`worker_args`: more `ray start` options for each worker, e.g. `--num-gpus 1`, a
+    resource Ray takes as declared). Yields (address, environment, each worker's node-manager port)."""
     tmpd = tempfile.mkdtemp(prefix='vr', dir='/tmp')    # short: Ray's socket paths must fit in 107 characters
     env = dict(os.environ, RAY_AUTH_MODE='token', RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED='0')
     port, nm = _free_port(), [_free_port() for _ in range(workers)]
@@ -33,7 +34,8 @@ def ray_cluster(workers: int = 2):
         subprocess.run([BIN/'ray', 'start', '--head', '--port', str(port), '--num-cpus', '0', '--temp-dir', tmpd, '--include-dashboard', 'false',
                         *common], env=env, check=True, capture_output=True, timeout=60)
         for p in nm:
-            subprocess.run([BIN/'ray', 'start', '--address', f'127.0.0.1:{port}', '--num-cpus', '1', '--node-manager-port', str(p), *common],
+            subprocess.run([BIN/'ray', 'start', '--address', f'127.0.0.1:{port}', '--num-cpus', '1', '--node-manager-port', str(p), *common,
+                            *worker_args],
                            env=env, check=True, capture_output=True, timeout=60)
         yield f'127.0.0.1:{port}', env, nm
     finally:

@@ -129,15 +129,18 @@ def test_each_study_callback_left_out_ends_or_says_what_is_missing(tmp_path):
     assert stopped == LEFT_OUT_STOPS
 
 @pytest.mark.slow
-def test_compiled_run_matches_eager_and_resumes_either_way(reference, tmp_path):
-    "--compile default: the same run as eager up to rounding, saved without torch.compile's wrapper, and resumable without it."
+def test_compiled_run_is_a_configuration_of_its_own_close_to_eager(reference, tmp_path):
+    """--compile default: the same run as eager up to rounding, but not to the last bit, so a configuration of its own (its hash,
+    its run set, issue 30); saved without torch.compile's wrapper; resumed compiled, never eager."""
+    from vgg_report.core import UserError
     _, ref = reference
     cfg = RunConfig(**SMOKE, compile='default')
-    assert cfg.hash == ref['config_hash']                               # the engine is not part of the configuration
+    assert cfg.hash != ref['config_hash']                               # the engine is part of the configuration
     assert train_run(cfg, tmp_path/'c', progress='none', stop_after=2) is None
     state = load_checkpoint(tmp_path/'c'/'checkpoint.pt')
     assert set(state['model']) == set(create_model('vgg08').state_dict())   # plain keys, no `_orig_mod.` prefix
-    m = train_run(RunConfig(**SMOKE), tmp_path/'c', progress='none')    # the last epoch eager: same folder, same hash
+    with pytest.raises(UserError, match='another configuration'): train_run(RunConfig(**SMOKE), tmp_path/'c', progress='none')
+    m = train_run(cfg, tmp_path/'c', progress='none')                   # the last epoch compiled, as it started
     assert read_json(tmp_path/'c'/'params.json')['compile'] == 'default' and m['status'] == 'complete'
     for k in ('train_loss', 'val_loss', 'test_loss', 'final_test_loss'): assert m[k] == pytest.approx(ref[k], rel=1e-3), k
     for k in ('train_acc', 'val_acc', 'test_acc'): assert m[k] == pytest.approx(ref[k], abs=0.02), k

@@ -99,6 +99,7 @@ class EngineCB(Callback):
         self.cast.__enter__()
     def after_loss(self, learn): self._uncast()
     def after_batch(self, learn): self._uncast()              # a batch cancelled before its loss
+    def cleanup_fit(self, learn): self._uncast()              # a fit ended mid-batch: a stop, a Ctrl-C, an error
     def _uncast(self):
         if self.cast is not None:
             self.cast.__exit__(None, None, None)

@@ -14,9 +14,10 @@ from .models import check_model
 from .study import Row, slugify, GRIDS, ROWS
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'GRID_COLUMNS', 'PROFILES', 'check_number',
-           'check_compile', 'param', 'RunConfig', 'device_kind', 'run_set_name', 'run_set_dir', 'run_folder',
-           'find_row', 'read_grid', 'select_rows', 'resolve_profile', 'build_config']
+__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'ENGINE', 'GRID_COLUMNS', 'PROFILES',
+           'check_number', 'check_compile', 'param', 'device_kind', 'RunConfig', 'run_set_name', 'run_set_dir',
+           'run_folder', 'engine', 'recorded_engine', 'data_copy', 'engine_change', 'find_row', 'check_own_row',
+           'read_grid', 'select_rows', 'resolve_profile', 'build_config']
 
 # %% ../nbs/03d_config.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -51,6 +52,17 @@ def param(default, help: str, hashed: bool = False, **notebook):
     "A parameter of a run: its default, its help, whether it is hashed, and `notebook=value`: the notebook's default."
     return field(default=default, metadata=dict(help=help, hashed=hashed, **notebook))
 
+# %% ../nbs/03d_config.ipynb #e0e7852d
+def device_kind(device: str = 'auto') -> str:
+    "The kind of device `device` names: cpu, cuda or mps (`auto`: what this machine trains on); it need not be here."
+    d = str(device).strip().lower()
+    if d == 'auto': return get_device('auto').type
+    kind = d.split(':')[0]
+    if kind not in DEVICES[1:] or (':' in d and not d.split(':', 1)[1].isdigit()):
+        raise UserError(f"--device {device!r} is not a device; use one of {', '.join(DEVICES)} (or cuda:N)")
+    return kind
+
+
 # %% ../nbs/03d_config.ipynb #714ecb49
 @dataclass
 class RunConfig:
@@ -71,8 +83,8 @@ class RunConfig:
     threads: int = param(1, "CPU threads the run trains on, set by the run itself "
                             "(a deep BN network's numbers depend on them)", hashed=True)
     device: str = param('auto', 'auto, cpu, cuda, cuda:N or mps')
-    compile: str = param('off', 'torch.compile: off, default, reduce-overhead (CUDA graphs) or max-autotune; '
-                                'equal up to rounding')
+    compile: str = param('off', 'torch.compile: off, default or reduce-overhead (CUDA graphs); a run set of its own',
+                         hashed=True)
     profile: str = param('custom', 'the profile the sizes came from (full, quick, smoke or custom)')
 
     def __post_init__(self): self.validate()       # checked where it is made: a RunConfig that exists is valid
@@ -81,7 +93,8 @@ class RunConfig:
     def hash(self) -> str:
         "A short hash of the parameters that decide the results, and of the synthetic dataset's version if used."
         d = {k: getattr(self, k) for k in HASHED}
-        if d['threads'] == 1: del d['threads']     # the default hashes as before threads were recorded (one a row)
+        for k, study in (('threads', 1), ('compile', 'off')):
+            if d[k] == study: del d[k]              # the study's own engine hashes as before it was recorded
         if self.dataset == 'synthetic': d['data_version'] = SYNTHETIC_VERSION   # another version: another configuration
         blob = json.dumps(d, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -110,8 +123,10 @@ def validate(self: RunConfig) -> RunConfig:
         raise UserError(f"--profile {self.profile!r} is not a run's profile; use one of {', '.join(RUN_PROFILES)}")
     if self.precision not in PRECISIONS:
         raise UserError(f"--precision {self.precision!r} is not a precision; use one of {', '.join(PRECISIONS)}")
-    get_device(self.device)
-    check_compile(self.compile)
+    device_kind(self.device)                       # its name; whether it is here is asked where the run trains
+    if check_compile(self.compile) == 'max-autotune':
+        raise UserError("--compile max-autotune picks kernels by timing them in each process, so a resumed or repeated "
+                        "run may train on other kernels; use default or reduce-overhead (vgg_bench times max-autotune)")
     if not str(self.row).strip(): raise UserError("--row must not be empty")
     return self
 
@@ -119,29 +134,62 @@ def validate(self: RunConfig) -> RunConfig:
 HASHED = tuple(f.name for f in fields(RunConfig) if f.metadata['hashed'])   # the parameters that decide the results
 
 # %% ../nbs/03d_config.ipynb #9a70467f
-def device_kind(device: str = 'auto') -> str:
-    "The kind of device `device` names: cpu, cuda or mps (`auto`: what this machine trains on); it need not be here."
-    d = str(device).strip().lower()
-    if d == 'auto': return get_device('auto').type
-    kind = d.split(':')[0]
-    if kind not in DEVICES[1:] or (':' in d and not d.split(':', 1)[1].isdigit()):
-        raise UserError(f"--device {device!r} is not a device; use one of {', '.join(DEVICES)} (or cuda:N)")
-    return kind
-
-def run_set_name(profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu') -> str:
-    "The run set's folder name: `<profile>-<dataset>`, then the precision and device kind unless fp32 and cpu."
-    kind = device_kind(device)
+def run_set_name(profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu', compile: str = 'off',
+                 threads: int = 1) -> str:
+    "The run set's folder name: `<profile>-<dataset>`, then each engine choice that is not the study's own."
+    kind, n = device_kind(device), check_number('threads', threads, int, 1, strict=False)
     extra = ([precision] if precision != 'fp32' else []) + ([kind] if kind != 'cpu' else [])
-    return '-'.join([profile, dataset] + extra)
+    if check_compile(compile) != 'off': extra += ['compiled'] + ([compile] if compile != 'default' else [])
+    return '-'.join([profile, dataset] + extra + ([f'{n}threads'] if n != 1 else []))
 
-def run_set_dir(runs_dir, profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu') -> Path:
+def run_set_dir(runs_dir, profile: str, dataset: str, precision: str = 'fp32', device: str = 'cpu',
+                compile: str = 'off', threads: int = 1) -> Path:
     "The run set's folder under `runs_dir` (default: `$VGG_REPORT_RUNS`, else runs/)."
-    return _runs_dir(runs_dir)/run_set_name(profile, dataset, precision, device)
+    return _runs_dir(runs_dir)/run_set_name(profile, dataset, precision, device, compile, threads)
+
 
 # %% ../nbs/03d_config.ipynb #42a810ec
 def run_folder(runs_dir, cfg: RunConfig, slug: str, device: str = None) -> Path:
-    "Where the run `cfg` lives: `<runs_dir>/<run set>/<slug>` (its run set: profile, dataset, precision, device kind)."
-    return run_set_dir(runs_dir, cfg.profile, cfg.dataset, cfg.precision, device or cfg.device)/slug
+    "Where the run `cfg` lives: `<runs_dir>/<run set>/<slug>` (its run set: profile, dataset and engine)."
+    return run_set_dir(runs_dir, cfg.profile, cfg.dataset, cfg.precision, device or cfg.device, cfg.compile,
+                       cfg.threads)/slug
+
+# %% ../nbs/03d_config.ipynb #cbfafb4f
+ENGINE = ('device', 'precision', 'compile', 'threads', 'tf32')   # what trains a configuration: a run never changes it
+
+def engine(cfg: RunConfig, device: str = None) -> dict:
+    "The engine `cfg` trains on, as its run set names it (`device`: where it trains, default the configuration's)."
+    return dict(device=device_kind(device or cfg.device), precision=cfg.precision, compile=cfg.compile,
+                threads=cfg.threads, tf32=False)
+
+def recorded_engine(params: dict) -> dict:
+    "The engine a run's `params.json` says it trained on (the study's own where an older run recorded nothing)."
+    if not params or 'config_hash' not in params: return {}
+    kind = str(params.get('resolved_device') or '').split(':')[0] or None
+    return dict(device=kind, precision=params.get('precision', 'fp32'), compile=params.get('compile', 'off'),
+                threads=params.get('threads', 1), tf32=params.get('tf32', None if kind is None else kind == 'cuda'))
+
+def data_copy(info: dict):
+    "Which copy of the data a run's `dataset_info` names, in words (None when it was not recorded)."
+    if not info or 'official' not in info: return None
+    if info.get('dataset') == 'synthetic': return f"the built-in synthetic data ({info.get('version')})"
+    if info['official']: return 'the official CIFAR-100'
+    md5 = info.get('member_md5') or {}
+    return f"a CIFAR-format copy (md5 of its training file {str(md5.get('train'))[:8]})"
+
+
+# %% ../nbs/03d_config.ipynb #cd2a89d3
+_SAY = dict(device=lambda v: f'on {v}', precision=lambda v: f'in {v}',
+            threads=lambda v: f"on {v} thread{'s' * (v != 1)}",
+            compile=lambda v: 'eager' if v == 'off' else f'compiled ({v})',
+            tf32=lambda v: 'with TF32 in fp32 math' if v else 'without TF32')
+
+def engine_change(found: dict, want: dict, keys=ENGINE) -> tuple:
+    "How the engine `found` differs from `want` where both are known: `(found's words, want's words)`, or None."
+    diff = [k for k in keys if found.get(k) is not None and want.get(k) is not None and found[k] != want[k]]
+    if not diff: return None
+    return ' and '.join(_SAY[k](found[k]) for k in diff), ' and '.join(_SAY[k](want[k]) for k in diff)
+
 
 # %% ../nbs/03d_config.ipynb #c4e7e2bd
 def find_row(name: str) -> Row:
@@ -161,6 +209,16 @@ def _grid_row(v: dict) -> Row:
     seed = check_number('seed', v.get('seed') or 0, int, 0, strict=False)
     return Row(v['name'], v['model'], lr, batch_size, seed, family=v.get('family') or (b.family if b else ''),
                groups=(v['group'],) if v.get('group') else (b.groups if b else ()))
+
+def check_own_row(r: Row, where: str):
+    "A one-line UserError when `r`, a row of your own, would take a built-in row's folder (by its name or its slug)."
+    if r.name in ROWS and ROWS[r.name] != r:
+        raise UserError(f"{where}: {r.name!r} is a row of the built-in grid with another configuration; "
+                        "give your row another name")
+    taken = next((b.name for b in ROWS.values() if b.slug == r.slug and b.name != r.name), None)
+    if taken:
+        raise UserError(f"{where}: the row {r.name!r} would share the folder {r.slug!r} of the built-in row "
+                        f"{taken!r}; rename it")
 
 # %% ../nbs/03d_config.ipynb #f94f7743
 GRID_COLUMNS = ('name', 'model', 'lr', 'batch_size', 'seed', 'family', 'group')
@@ -196,13 +254,7 @@ def read_grid(path) -> list:
         except UserError as e: raise UserError(f"{where}: {re.sub('^--', '', str(e))}") from None
         if r.slug in slugs:
             raise UserError(f"{where}: the row {r.name!r} has the same folder name as line {slugs[r.slug]}; rename one")
-        if r.name in ROWS and ROWS[r.name] != r:
-            raise UserError(f"{where}: {r.name!r} is a row of the built-in grid with another configuration; "
-                            "give your row another name")
-        taken = next((b.name for b in ROWS.values() if b.slug == r.slug and b.name != r.name), None)
-        if taken:
-            raise UserError(f"{where}: the row {r.name!r} would share the folder {r.slug!r} of the built-in row "
-                            f"{taken!r}; rename it")
+        check_own_row(r, where)
         slugs[r.slug] = n
         rows.append(r)
     if not rows: raise UserError(f"--grid {path}: the file has a header but no rows")
@@ -246,7 +298,7 @@ def resolve_profile(profile: str = 'auto', device: str = 'auto', quiet: bool = F
 # %% ../nbs/03d_config.ipynb #c4cb3825
 def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, profile='auto', epochs=None,
                  n_train=None, n_val=None, n_test=None, dataset='auto', data_dir=None, device='auto',
-                 precision='fp32', name=None, quiet=False, compile='off', threads=1) -> tuple:
+                 precision='fp32', name=None, quiet=False, compile='off', threads=1, here=True) -> tuple:
     "Validate the command line's parameters; return `(RunConfig, folder slug)` with the profile and dataset resolved."
     explicit = dict(model=model, lr=lr, batch_size=batch_size, seed=seed)
     if row is not None:
@@ -262,7 +314,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
         base = dict(row=name or 'custom', model=model, lr=1e-3 if lr is None else lr,
                     batch_size=100 if batch_size is None else batch_size, seed=0 if seed is None else seed)
         slug = None
-    get_device(device)
+    if here: get_device(device)                    # training here: the device must be here (a cluster's: its workers)
     prof = resolve_profile(profile, device, quiet=quiet)
     sizes = dict(PROFILES[prof])
     asked = dict(epochs=epochs, n_train=n_train, n_val=n_val, n_test=n_test)
@@ -275,5 +327,8 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
                         f"put cifar-100-python.tar.gz there or use --dataset synthetic")
     cfg = RunConfig(**base, **sizes, dataset=ds, precision=precision, device=device, compile=compile, profile=prof,
                     threads=threads)
+    if slug is None and name is not None:            # a name of your own: the folder check of a grid file's rows
+        check_own_row(_grid_row(dict(name=name, model=cfg.model, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)),
+                      '--name')
     if slug is None: slug = slugify(name or f'{cfg.model}-lr{cfg.lr:g}-bs{cfg.batch_size}-seed{cfg.seed}')
     return cfg, slug

@@ -7,7 +7,7 @@
 # worker), so locking a run, stopping it with Ctrl-C and never leaving it training behind the user's back all reach
 # across processes. Everything the package asks of the operating system about processes is here, and nowhere else.
 from __future__ import annotations
-import fcntl, os, signal, socket, sys, threading, time
+import fcntl, os, signal, socket, struct, sys, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.basics import patch
@@ -86,17 +86,29 @@ def _listed_in_proc_locks(path: Path) -> bool:
     return False
 
 # %% ../nbs/00a_process.ipynb #da843afe
-@patch
-def locked_elsewhere(self: FileLock) -> bool:
-    "Whether another process holds the lock now (False when the file does not exist)."
-    if self._f is not None or not self.path.exists(): return False
-    if _filesystem(self.path) in LOCAL_FILESYSTEMS and Path('/proc/locks').exists():
-        return _listed_in_proc_locks(self.path)
-    with open(self.path) as f:
+_FLOCK = 'hhqqi4x'      # Linux's struct flock (64-bit): l_type, l_whence, l_start, l_len, l_pid, padding
+
+def _posix_locked(f) -> bool:
+    "Whether a POSIX lock held by another owner would stop a write lock on the whole open file `f` (`F_GETLK`, Linux)."
+    query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+    return struct.unpack(_FLOCK, fcntl.fcntl(f, fcntl.F_GETLK, query))[0] != fcntl.F_UNLCK
+
+def _shared_lock_refused(path: Path) -> bool:
+    "Whether a shared lock on `path` is refused now: where there is no lock table to read (not Linux), a brief lock."
+    with open(path) as f:
         try: fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError: return True
         fcntl.flock(f, fcntl.LOCK_UN)
     return False
+
+@patch
+def locked_elsewhere(self: FileLock) -> bool:
+    "Whether another process holds the lock now (False when the file does not exist); on Linux it never takes the lock."
+    if self._f is not None or not self.path.exists(): return False
+    if not Path('/proc/locks').exists(): return _shared_lock_refused(self.path)         # not Linux (macOS)
+    if _listed_in_proc_locks(self.path): return True                                     # a holder on this host
+    if _filesystem(self.path) in LOCAL_FILESYSTEMS: return False
+    with open(self.path) as f: return _posix_locked(f)           # another host's, as the lock server knows it
 
 @patch
 def holder_pid(self: FileLock):
@@ -105,6 +117,7 @@ def holder_pid(self: FileLock):
     try: pid, host = self.path.read_text().split()[:2]
     except (OSError, ValueError): return None
     return int(pid) if pid.isdigit() and host == socket.gethostname() and int(pid) != os.getpid() else None
+
 
 # %% ../nbs/00a_process.ipynb #7275470c
 @contextmanager

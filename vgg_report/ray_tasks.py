@@ -12,10 +12,11 @@ from .core import UserError
 from .process import on_stop_signals, env_set, stderr_to, thread_output_to
 from .rundir import NOTEBOOK
 from .runner import run_row
+from .config import device_kind
 from .runset import Job
 
 # %% auto #0
-__all__ = ['RETRIES', 'RETRY_LOCK_WAIT_S', 'RAY_MESSAGES', 'STOP_WAIT_S']
+__all__ = ['RETRIES', 'RETRY_LOCK_WAIT_S', 'RAY_MESSAGES', 'STOP_WAIT_S', 'workers_device', 'cluster_device']
 
 # %% ../nbs/06b_ray_tasks.ipynb #987ef9b1
 RETRIES = 3                 # times a row whose worker or node died is submitted again
@@ -53,6 +54,26 @@ def _ray_init(address, n_jobs, gpus, env):
                             f"(README, 'On a Ray cluster')") from None
         raise UserError(f"--address {address}: no Ray cluster answers there ({str(e).splitlines()[0]}); "
                         f"start one with `ray start --head`") from None
+
+# %% ../nbs/06b_ray_tasks.ipynb #397ce130
+def workers_device(ray) -> str:
+    "The kind of device a connected Ray cluster's rows train on: cuda when one of its nodes offers a GPU, else cpu."
+    return 'cuda' if ray.cluster_resources().get('GPU', 0) > 0 else 'cpu'
+
+def cluster_device(address: str, device: str = 'auto') -> str:
+    "The device a sweep's rows train on at the Ray cluster `address`: its workers' (`auto`), or `device` if there."
+    try: import ray
+    except ImportError: raise UserError("--address needs Ray: pip install 'ray>=2.9'") from None
+    with env_set(**{k: os.environ.get(k) for k in _RAY_AUTH}):
+        _ray_init(address, None, None, {})
+        try: kind = workers_device(ray)
+        finally: ray.shutdown()
+    if device == 'auto': return kind
+    if device_kind(device) not in ('cpu', kind):
+        raise UserError(f"--device {device}: no worker of the Ray cluster at {address} has one; "
+                        f"use --device {kind} or auto")
+    return device
+
 
 # %% ../nbs/06b_ray_tasks.ipynb #66765bb3
 RAY_MESSAGES = 'ray_listen_error_messages'      # the thread in which Ray's driver prints what its nodes report

@@ -15,7 +15,8 @@ from .runner import check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .study import GRIDS, TOLERANCE, CHANCE, LEVEL, METRIC, METRICS
 from .runset import load_run_set
 from .tables import (tex_escape, fmt_acc, fmt_loss, fmt_epoch, header, booktabs, group_table, extended_table,
-                               UNOFFICIAL, unofficial, comparability, paper_vs_ours, paper_table, provenance_table)
+                               UNOFFICIAL, unofficial, comparability, run_precision, paper_vs_ours, paper_table,
+                               provenance_table)
 from .verdicts import _Results, first_layer_grads, claims, remedies_table, remedies_verdict
 from .figures import report_style, save_fig, FIGURES
 
@@ -27,7 +28,7 @@ __all__ = ['TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'study_scope', 'numbers_tex',
 def _macro(name, value) -> str: return f'\\newcommand{{\\{name}}}{{{value}}}\n'
 
 # %% ../nbs/08c_report.ipynb #cb2a9abd
-def study_scope(profile: str, dataset: str, official: bool = True) -> str:
+def study_scope(profile: str, dataset: str, official: bool = True, precision: str = 'fp32') -> str:
     "One sentence for the first page: what a run set of this profile and dataset can tell, and what it cannot."
     if profile == 'smoke':
         return 'A smoke run set only shows that every step of the study runs: its numbers mean nothing.'
@@ -39,6 +40,9 @@ def study_scope(profile: str, dataset: str, official: bool = True) -> str:
     if not official:
         return (f'On {UNOFFICIAL} (a subset, or other files in its format) the study shows its phenomena; no number '
                 "here is comparable with the seed report's.")
+    if precision != 'fp32':
+        return (f"Trained in {precision}, the study shows its phenomena; its numerics are not the seed report's fp32 "
+                "ones, so no number here is compared with the seed report's.")
     if profile == 'full': return "This is the seed report's setting: its numbers are comparable with the seed report's."
     return ('On a subset of CIFAR-100 for a few epochs the study shows its phenomena and the direction of the '
             "differences, with accuracies far below the seed report's.")
@@ -76,10 +80,10 @@ def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, claim_rows
     s += _setting_macros(recs, profile, dataset, run_set)
     s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}")
     s += _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
-    vc, why = paper.verdict.value_counts(), comparability(profile, dataset, not unofficial(recs))
+    vc, why = paper.verdict.value_counts(), comparability(profile, dataset, not unofficial(recs), run_precision(recs))
     within, outside = int(vc.get('within', 0)), int(vc.get('outside', 0))
     s += _macro('NumWithin', within) + _macro('NumOutside', outside) + _macro('NumCompared', len(paper))
-    s += _macro('StudyScope', study_scope(profile, dataset, not unofficial(recs)))
+    s += _macro('StudyScope', study_scope(profile, dataset, not unofficial(recs), run_precision(recs)))
     if why: cmp = (f"on {tex_escape(why)} none of the {len(paper)} comparisons is meaningful: none is called within "
                    f"or outside, each is \\emph{{not comparable}} (or missing, or diverged)")
     else: cmp = (f"{within} of {len(paper)} comparisons fall within it and {outside} outside "
@@ -200,6 +204,7 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto, full
                      precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep)
                      threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                      device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep)
+                     compile: str = 'off',  # the compile mode the runs trained in (as given to vgg_sweep)
                     ):
     "Build the report's figures, tables and PDF from one run set."
     import papermill as pm
@@ -207,7 +212,8 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto, full
     for d in ('figures', 'report'): check_can_create(root/d, '--out' if out else 'the project folder')   # before work
     prof, ds = resolve_profile(profile, device, quiet=True), resolve_dataset(dataset, data_dir, quiet=True)
     if grid not in GRIDS: grid = str(Path(grid).resolve())
-    recs = load_run_set(prof, ds, runs_dir, grid, precision, threads, device, data_dir, files=False)   # the guards
+    recs = load_run_set(prof, ds, runs_dir, grid, precision, threads, device, data_dir, files=False,
+                        compile=compile)                                                     # the guards
     n_threads, run_set = check_number('threads', threads, int, 1, strict=False), next(iter(recs.values())).folder.parent
     n_fin = sum(r.finished for r in recs.values())
     if n_fin == 0:
@@ -218,7 +224,7 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto, full
           f"{root/'report'}", flush=True)
     executed = root/'report'/'report_notebook.ipynb'
     params = dict(profile=prof, dataset=ds, runs_dir=str(_runs_dir(runs_dir)), out=str(root), grid=grid, device=device,
-                  precision=precision, threads=n_threads)
+                  precision=precision, threads=n_threads, compile=compile)
     try:
         pm.execute_notebook(str(nbs_dir()/REPORT_NB), str(executed), kernel_name=KERNEL, cwd=str(nbs_dir()),
                             parameters=params, progress_bar=False, shutdown_kernel=KERNEL_SHUTDOWN)

@@ -13,13 +13,14 @@ from .core import UserError, command, runs_dir as _runs_dir, check_readable, run
 from .data import resolve_dataset
 from .models import create_model, check_model, count_params
 from .hooks import weight_params
-from .config import RunConfig, select_rows, build_config, resolve_profile, run_folder
+from .config import (RunConfig, select_rows, build_config, resolve_profile, run_folder, engine,
+                               recorded_engine, engine_change, data_copy)
 from .study import Row, GRIDS, ROWS, check_study
 from .rundir import RunDir, FINISHED
 
 # %% auto #0
-__all__ = ['TOY_ACC', 'TOY_DROP', 'Job', 'plan', 'grid_status', 'vgg_status', 'RunRecord', 'load_run_set', 'toy_layers',
-           'toy_history', 'toy_grad_flow', 'toy_run', 'toy_run_set']
+__all__ = ['TOY_ACC', 'TOY_DROP', 'Job', 'plan', 'grid_status', 'vgg_status', 'RunRecord', 'check_engine', 'load_run_set',
+           'toy_layers', 'toy_history', 'toy_grad_flow', 'toy_run', 'toy_run_set']
 
 # %% ../nbs/06a_runset.ipynb #8498edde
 @dataclass
@@ -35,7 +36,7 @@ class Job:
 
 def plan(grid='paper', only=None, profile: str = 'auto', dataset: str = 'auto', runs_dir=None, data_dir=None,
          device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off', threads=1,
-         reading: bool = False) -> list:
+         reading: bool = False, here: bool = True) -> list:
     "The jobs of `grid`'s rows (`only` those named), every parameter validated before any work."
     rows = list(grid) if isinstance(grid, (list, tuple)) else select_rows(grid, only)
     prof = resolve_profile(profile, device, quiet=True)
@@ -43,10 +44,9 @@ def plan(grid='paper', only=None, profile: str = 'auto', dataset: str = 'auto', 
     jobs = []
     for r in rows:
         check_model(r.model, f'row {r.name}: model')      # a row whose model is not registered is named in the error
-        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir,
-                                 device='cpu' if reading else device, precision=precision, compile=compile, quiet=True,
-                                 threads=threads)
-        jobs.append(Job(r, cfg, run_folder(runs_dir, cfg, slug, device)))
+        cfg, slug = build_config(row=r, profile=prof, dataset=ds, data_dir=data_dir, device=device, precision=precision,
+                                 compile=compile, quiet=True, threads=threads, here=here and not reading)
+        jobs.append(Job(r, cfg, run_folder(runs_dir, cfg, slug)))
     return jobs
 
 # %% ../nbs/06a_runset.ipynb #50a4e738
@@ -73,11 +73,12 @@ def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of ro
                device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep): its kind names the set
                precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep): fp32 or bf16
                threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
+               compile: str = 'off',  # the compile mode the runs trained in (as given to vgg_sweep)
                json: bool = False,  # print JSON records instead of a table
               ):
     "Show the status of each row of a grid in a run set: missing, running, partial, complete, diverged, failed, stale."
-    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads,
-                reading=True)
+    todo = plan(grid, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, compile=compile,
+                threads=threads, reading=True)
     check_readable(_runs_dir(runs_dir), runs_dir_option(runs_dir), must_exist=True)
     df = grid_status(todo)
     if json:
@@ -100,6 +101,15 @@ class RunRecord:
     @property
     def finished(self) -> bool: return self.status in FINISHED
 
+# %% ../nbs/06a_runset.ipynb #e14ef95e
+def check_engine(j: Job):
+    "A one-line UserError when `j`'s folder holds a run trained on another engine than its run set names."
+    change = engine_change(recorded_engine(j.run.params), engine(j.cfg))
+    if change:
+        raise UserError(f"{j.folder} holds a run trained {change[0]} inside the {j.folder.parent.name} set "
+                        f"({change[1]}); a run set never mixes engines: move it to the set of its engine or delete it")
+
+
 # %% ../nbs/06a_runset.ipynb #5067c6d3
 def _mixed_or_stale(j: Job, status: str):
     "A one-line UserError when `j`'s folder holds a run of another run set (mixed) or of another configuration (stale)."
@@ -111,16 +121,30 @@ def _mixed_or_stale(j: Job, status: str):
     if status == 'stale':
         raise UserError(f"{j.folder} was made with a configuration that no longer matches the grid (row {j.name}); "
                         f"re-run `vgg_sweep --profile {j.cfg.profile} --dataset {j.cfg.dataset}` to refresh it")
+    check_engine(j)
+
+def _one_copy(jobs: list):
+    "A one-line UserError when the runs of `jobs` trained on two copies of the data."
+    copies = {}
+    for j in jobs:
+        copy = data_copy((j.run.params or {}).get('dataset_info'))
+        if copy: copies.setdefault(copy, j.folder)
+    if len(copies) > 1:
+        (a, fa), (b, fb) = list(copies.items())[:2]
+        raise UserError(f"{fa} trained on {a} and {fb} on {b}: a run set never mixes two copies of the data; "
+                        "keep the runs of one copy in it")
 
 def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper', precision: str = 'fp32',
-                 threads: int = 1, device: str = 'auto', data_dir=None, files: bool = True) -> dict:
+                 threads: int = 1, device: str = 'auto', data_dir=None, files: bool = True,
+                 compile: str = 'off') -> dict:
     "`{row name: RunRecord}` of one run set, planned once, checked for mixing and staleness; `files`: with their files."
     mine = [] if grid in GRIDS else select_rows(grid)                  # a grid file's rows
     listed = {r.name for r in GRIDS['paper']} | {r.name for r in (GRIDS[grid] if grid in GRIDS else mine)}
     rows = [*GRIDS['all'], *(r for r in mine if r.name not in ROWS)]
     check_study(rows)
-    jobs = plan(rows, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, threads=threads,
-                reading=True)                                   # what the runs were trained with names their set
+    jobs = plan(rows, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, compile=compile,
+                threads=threads, reading=True)                  # what the runs were trained with names their set
+    _one_copy(jobs)
     recs = {}
     for j in jobs:
         status = j.run.status(j.cfg.hash)

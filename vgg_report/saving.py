@@ -14,7 +14,7 @@ from .process import StopRequest
 from .rundir import RunDir, CHECKPOINT, METRICS, _clean
 from .learner import Callback, CancelFitException, CancelBatchException
 from .models import count_params
-from .config import RunConfig
+from .config import RunConfig, ENGINE, recorded_engine, engine_change, data_copy
 from .callbacks import HistoryCB, BestEpochCB, evaluate, _epochs_to
 
 # %% auto #0
@@ -80,6 +80,19 @@ def _same_device_kind(run: RunDir, device):
                         f"its random state belongs to {kind}; resume it there (--device {kind}), "
                         f"or train on {device.type} into another --runs_dir")
 
+def _same_engine(run: RunDir, now: dict, device=None):
+    "A one-line UserError when `run` was started on another engine, or another copy of the data, than `now` (params)."
+    if device is not None: _same_device_kind(run, device)
+    was = run.params or {}
+    change = engine_change(recorded_engine(was), recorded_engine(now), ENGINE[1:])   # the device's kind: above
+    if change:
+        raise UserError(f"{run.path} was started {change[0]} and cannot go on {change[1]}: a run never changes its "
+                        f"engine; go on as it started, or train {change[1]} into the run set that names it")
+    old, new = data_copy(was.get('dataset_info')), data_copy(now.get('dataset_info'))
+    if old and new and old != new:
+        raise UserError(f"{run.path} was started on {old} and cannot go on on {new}, another copy of the data; "
+                        "resume it on the data it started on (--data_dir)")
+
 def _kept(learn, hook: str) -> dict:
     "What every callback with `hook` (`keep` or `keep_mid_epoch`) keeps, by its class name."
     return {type(cb).__name__: getattr(cb, hook)(learn) for cb in learn.cbs if hasattr(cb, hook)}
@@ -94,7 +107,7 @@ class CheckpointCB(Callback):
     def before_fit(self, learn):
         saved = self.run.checkpoint(self.hash, lambda msg: print(msg, file=sys.stderr, flush=True))
         if saved is None: return self.run.start(self.params())
-        if self.device is not None: _same_device_kind(self.run, self.device)
+        _same_engine(self.run, self.params(), self.device)     # a run never changes engine or data
         learn.model.load_state_dict(saved['model'])
         learn.opt.load_state_dict(saved['opt'])
         learn.epoch, part = saved['epoch'], saved['partial']

@@ -14,11 +14,11 @@ from .core import (UserError, command, runs_dir as _runs_dir, get_device, check_
 from .process import on_stop_signals
 from .models import create_model
 from .train import reproducible, run_threads
-from .config import RunConfig, check_number, resolve_profile
+from .config import RunConfig, check_number, resolve_profile, device_kind
 from .rundir import FINISHED
 from .runner import check_kernel, check_project, run_row, _acc
-from .runset import plan
-from .ray_tasks import RETRIES, _ray_sweep, _interrupt
+from .runset import plan, check_engine
+from .ray_tasks import RETRIES, _ray_sweep, _interrupt, cluster_device
 
 # %% auto #0
 __all__ = ['GPU_PACKING_SPEEDUP', 'CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'model_macs', 'run_cost', 'calibrate',
@@ -78,8 +78,8 @@ def packing_speedup(runs_per_gpu: int) -> float:
 CPU_PARALLEL_EFFICIENCY = 0.915  # two one-thread runs, one per core, ran 1.83× as fast as one (vgg_bench --pack 2)
 
 def one_thread_each(n_jobs: int, device: str = 'auto') -> bool:
-    "Whether a sweep's rows share this CPU, one per core on one thread each (as its Ray workers run them)."
-    return n_jobs > 1 and get_device(device).type == 'cpu'
+    "Whether a sweep's rows share a CPU, one per core on one thread each (as its Ray workers run them)."
+    return n_jobs > 1 and device_kind(device) == 'cpu'
 
 def parallel_speedup(n_jobs: int, device: str = 'auto', runs_per_gpu: int = 1) -> float:
     "How many times faster `n_jobs` rows at once go than one."
@@ -157,7 +157,8 @@ def summary(results: list) -> pd.DataFrame:
 def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, address: str = None, runs_per_gpu: int = 1,
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
-    if sec_per_mac is None and jobs: seconds_per_mac = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads)
+    if sec_per_mac is None and jobs and not address:      # a cluster's workers are not timed from here
+        seconds_per_mac = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads)
     else: seconds_per_mac = sec_per_mac or 0.0
     speedup = parallel_speedup(n_jobs, jobs[0].cfg.device, runs_per_gpu) if jobs else None
     progress = SweepProgress(jobs, n_jobs, seconds_per_mac, speedup)
@@ -207,9 +208,9 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
               dataset: str = 'auto',  # auto, cifar100 or synthetic
               data_dir: str = None,  # data directory (default: $VGG_REPORT_DATA, else data/)
               runs_dir: str = None,  # where runs go (default: $VGG_REPORT_RUNS, else runs/)
-              device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps
+              device: str = 'auto',  # auto, cpu, cuda, cuda:N or mps (with --address, auto: the workers' device)
               precision: str = 'fp32',  # fp32 (the study) or bf16
-              compile: str = 'off',  # torch.compile each run's model: off, default, reduce-overhead or max-autotune
+              compile: str = 'off',  # torch.compile each run's model: off, default or reduce-overhead; its own run set
               threads: str = '1',  # CPU threads each row trains on, whatever the environment says (part of its config)
               jobs: str = None,  # rows at once (default: one per CPU core; 1 on a GPU): 1 in this process, more on Ray
               address: str = None,  # HOST:PORT of an existing Ray cluster to send the rows to
@@ -222,18 +223,21 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
     k = check_number('runs_per_gpu', runs_per_gpu, int, 1, strict=False)
     n_retries = check_number('retries', retries, int, 0, strict=False)
     n_threads = check_number('threads', threads, int, 1, strict=False)
-    n_jobs = sweep_width(None if jobs is None else check_number('jobs', jobs, int, 1, strict=False), k, device, address,
-                         threads=n_threads)
     if address is not None and ':' not in address:
         raise UserError(f"--address {address!r} must be HOST:PORT of a Ray cluster's head")
+    if address is not None: device = cluster_device(address, device)      # the rows train on the workers' device
+    n_jobs = sweep_width(None if jobs is None else check_number('jobs', jobs, int, 1, strict=False), k, device, address,
+                         threads=n_threads)
     prof = resolve_profile(profile, device, quiet=True)
-    todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision, compile=compile, threads=n_threads)
+    todo = plan(grid, only, prof, dataset, runs_dir, data_dir, device, precision, compile=compile, threads=n_threads,
+                here=address is None)
     root = _runs_dir(runs_dir)
     if dry_run: check_readable(root, runs_dir_option(runs_dir))       # a plan writes nothing, not even the runs folder
     else: check_writable(root, runs_dir_option(runs_dir))
     check_kernel()
     check_project()
     statuses = {j.name: j.run.status(j.cfg.hash) for j in todo}
+    for j in (j for j in todo if statuses[j.name] != 'stale'): check_engine(j)   # never mixes engines: before any work
     left = [j for j in todo if statuses[j.name] not in FINISHED or force]
     if jobs is None and address is None: n_jobs = max(1, min(n_jobs, len(left)))   # no more at once than rows
     seconds_per_mac = _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root)
@@ -243,21 +247,21 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
 # %% ../nbs/07_sweep.ipynb #d018316d
 def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root) -> float:
     "vgg_sweep's opening line: profile, device, rows, how they run and the estimated duration; the calibration it used."
-    dev = get_device(device)
-    one_thread = one_thread_each(n_jobs, device)                                  # each row on its own core
-    seconds_per_mac = calibrate(device, threads=n_threads) if left else None
-    rows = [predicted_seconds(j.cfg, seconds_per_mac) for j in left]
+    kind, one_thread = device_kind(device), one_thread_each(n_jobs, device) and not address   # a row per core
+    seconds_per_mac = calibrate(device, threads=n_threads) if left and not address else None   # workers: not here
+    rows = [predicted_seconds(j.cfg, seconds_per_mac or 0.0) for j in left]
     est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device, k))   # the longest row bounds it
+    duration = f'estimated {fmt_secs(est)}'
+    if address and left: duration = 'not estimated (the workers are not timed from here)'
     if address: how = f'on the Ray cluster at {address}'
     elif n_jobs == 1: how = 'in this process'
     else: how = f'{n_jobs} at a time on Ray' + (f' ({k} per GPU)' if k > 1 else '')
     each = f", {n_threads} thread{'s' if n_threads > 1 else ''} each" if one_thread else ''
-    where = dev.type.upper() if dev.type != 'cpu' else 'the CPU'
-    auto = '' if profile != 'auto' else ' -> ' + prof + (' (no GPU)' if dev.type == 'cpu' else '')
+    where = (kind.upper() if kind != 'cpu' else 'the CPU') + (" of the cluster's workers" if address else '')
+    auto = '' if profile != 'auto' else ' -> ' + prof + (' (no GPU)' if kind == 'cpu' else '')
     print(f"profile {profile}{auto} on {where}: {len(todo)} rows of the {grid} grid into "
-          f"{root/f'{prof}-{todo[0].cfg.dataset}'}, {len(todo) - len(left)} already finished, "
-          f"{len(left)} to run {how}{each}; "
-          f"estimated {fmt_secs(est)}", flush=True)
+          f"{root/todo[0].folder.parent.name}, {len(todo) - len(left)} already finished, "
+          f"{len(left)} to run {how}{each}; {duration}", flush=True)
     return seconds_per_mac
 
 # %% ../nbs/07_sweep.ipynb #c8b5bed8

@@ -12,8 +12,8 @@ from .runset import RunRecord
 
 # %% auto #0
 __all__ = ['UNOFFICIAL', 'tex_escape', 'fmt_acc', 'fmt_loss', 'fmt_epoch', 'header', 'booktabs', 'mean_std', 'group_table',
-           'seed_family', 'extended_table', 'unofficial', 'comparability', 'paper_vs_ours', 'paper_table',
-           'provenance_table']
+           'seed_family', 'extended_table', 'unofficial', 'run_precision', 'comparability', 'paper_vs_ours',
+           'paper_table', 'provenance_table']
 
 # %% ../nbs/08_tables.ipynb #b97ef89a
 _TEX_ESC = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{',
@@ -121,17 +121,24 @@ def unofficial(recs: dict) -> bool:
     return any(p.get('dataset') == 'cifar100' and not p.get('dataset_info', {}).get('official', True) for p in ps)
 
 # %% ../nbs/08_tables.ipynb #e45cda52
-def comparability(profile: str, dataset: str, official: bool = True) -> str:
-    "Why a run set's numbers cannot be set against the seed report's; '' when they can (the full profile on CIFAR-100)."
+def run_precision(recs: dict) -> str:
+    "The precision the finished runs of `recs` trained in (fp32 when none has finished; one run set is one precision)."
+    found = {(r.params or {}).get('precision', 'fp32') for r in recs.values() if r.finished}
+    return next((p for p in sorted(found) if p != 'fp32'), 'fp32')
+
+def comparability(profile: str, dataset: str, official: bool = True, precision: str = 'fp32') -> str:
+    "Why a run set's numbers cannot be set against the seed report's; '' when they can (full, CIFAR-100, fp32)."
     if dataset != 'cifar100': return 'synthetic data' if dataset == 'synthetic' else f'the {dataset} data'
     if not official: return UNOFFICIAL
+    if precision != 'fp32': return f'{precision} training (the seed report trained in fp32)'
     if profile != 'full': return f'the {profile} profile (the seed report trained 100 epochs on all of CIFAR-100)'
     return ''
+
 
 # %% ../nbs/08_tables.ipynb #0a5cb0f5
 def paper_vs_ours(recs: dict, profile: str = 'full', dataset: str = 'cifar100') -> pd.DataFrame:
     "Seed report vs this run set for each compared metric of the rows it has: paper, ours, difference, verdict."
-    comparable, out = not comparability(profile, dataset, not unofficial(recs)), []
+    comparable, out = not comparability(profile, dataset, not unofficial(recs), run_precision(recs)), []
     for name, nums in PAPER.items():
         if name not in recs: continue
         for k in COMPARED:

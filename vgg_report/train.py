@@ -22,27 +22,33 @@ from .callbacks import (Record, EngineCB, MetricsCB, DivergenceCB, RandomStateCB
 from .saving import RunInterrupted, TensorBoardCB, CheckpointCB, InterruptCB, ResultsCB
 
 # %% auto #0
-__all__ = ['reproducible', 'run_threads', 'compile_errors', 'git_commit', 'versions', 'device_name', 'study_callbacks',
-           'train_run', 'EarlyStoppingCB']
+__all__ = ['reproducible', 'uses_tf32', 'run_threads', 'compile_errors', 'git_commit', 'versions', 'device_name',
+           'study_callbacks', 'train_run', 'EarlyStoppingCB']
 
 # %% ../nbs/04_train.ipynb #9e84a8a6
 @contextmanager
 def reproducible(device: torch.device):
-    "On a GPU, for the duration: deterministic cuDNN and cuBLAS kernels, without the autotuner; on a CPU: nothing."
+    "On a GPU, for the duration: deterministic cuDNN and cuBLAS kernels, no autotuner, no TF32; on a CPU: nothing."
     if device.type != 'cuda':
         yield
         return
-    cudnn, env = torch.backends.cudnn, os.environ.get('CUBLAS_WORKSPACE_CONFIG')
+    cudnn, mm, env = torch.backends.cudnn, torch.backends.cuda.matmul, os.environ.get('CUBLAS_WORKSPACE_CONFIG')
     old = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-           cudnn.deterministic, cudnn.benchmark)
+           cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, mm.allow_tf32)
     os.environ['CUBLAS_WORKSPACE_CONFIG'] = env or ':4096:8'   # cuBLAS's reproducible workspace (CUDA's documented one)
     torch.use_deterministic_algorithms(True, warn_only=True)
     cudnn.deterministic, cudnn.benchmark = True, False   # the autotuner may pick other kernels in another process
+    cudnn.allow_tf32, mm.allow_tf32 = False, False       # fp32 is fp32: cuDNN's default runs convolutions in TF32
     try: yield
     finally:
         torch.use_deterministic_algorithms(old[0], warn_only=old[1])
-        cudnn.deterministic, cudnn.benchmark = old[2], old[3]
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, mm.allow_tf32 = old[2:]
         if env is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
+
+def uses_tf32(device: torch.device) -> bool:
+    "Whether fp32 convolutions or matrix products on `device` may run in TF32 now (what a run records)."
+    return device.type == 'cuda' and (torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32)
+
 
 # %% ../nbs/04_train.ipynb #2db8f8cf
 @contextmanager
@@ -63,8 +69,8 @@ def compile_errors(mode: str):
     try: yield
     except torch._dynamo.exc.TorchDynamoException as e:
         why = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise UserError(f"--compile {mode} failed ({why[:300]}); run again with --compile off: "
-                        "the epochs already saved are kept") from None
+        raise UserError(f"--compile {mode} failed ({why[:300]}); run again with --compile off (an eager run, in a run "
+                        "set of its own; the epochs saved here stay in this run's folder)") from None
 
 # %% ../nbs/04_train.ipynb #49bc8302
 def git_commit() -> str:
@@ -102,7 +108,7 @@ def study_callbacks(cfg: RunConfig, run: RunDir, data, g: torch.Generator, progr
     "The study's behaviours for the run `cfg` in `run`, one callback each; `progress` as `ProgressCB` shows it."
     params = lambda: {**asdict(cfg), 'config_hash': cfg.hash, 'num_classes': data.num_classes, 'sizes': data.sizes,
                       'dataset_info': data.info, 'device_name': device_name(device), 'resolved_device': str(device),
-                      'versions': versions(), 'git_commit': git_commit(),
+                      'tf32': uses_tf32(device), 'versions': versions(), 'git_commit': git_commit(),
                       'started': time.strftime('%Y-%m-%dT%H:%M:%S%z')}
     say = (lambda s: print(s, flush=True)) if progress != 'none' else (lambda s: None)
     return [EngineCB(cfg.precision, cfg.compile), MetricsCB(), DivergenceCB(), RandomStateCB(g),
