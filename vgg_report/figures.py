@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from .study import ROWS, FIGURE_ROWS, FIGURE_GROUPS, REMEDIES, TABLE_GROUPS, seed_families
-from .plots import (COLUMN, PAGE, colour, epoch_norm, epoch_colorbar, plot_grad_flow, plot_curves,
+from .plots import (COLUMN, PAGE, colour, epoch_norm, epoch_colorbar, log_axis, plot_grad_flow, plot_curves,
                               plot_grad_heatmap, plot_band)
 from .tables import _rows, seed_family, group_settings
 
@@ -73,7 +73,7 @@ def fig_grad_flow(recs, names, title_suffix=''):
 # %% ../nbs/08b_figures.ipynb #32bc9b50
 def fig_curves(recs, names, metrics=('loss', 'acc')):
     "Train and validation curves of each finished row of `names` in its colour, one panel per metric, in a column."
-    fig, axs = plt.subplots(len(metrics), 1, figsize=(COLUMN, 0.9 + 1.35 * len(metrics)), sharex=True, squeeze=False,
+    fig, axs = plt.subplots(len(metrics), 1, figsize=(COLUMN, 0.6 + 1.2 * len(metrics)), sharex=True, squeeze=False,
                             layout='constrained')
     shown = [n for n in names if recs[n].finished]
     for ax, metric in zip(axs[:, 0], metrics):
@@ -89,12 +89,12 @@ SEED_STYLES = (':', '--', '-.', (0, (1, 3)))   # the line of each seed of the se
 
 def fig_group(recs, group):
     "Training and validation accuracy of a table group's settings: a line each, mean ± std band of several seeds."
-    fig, axs = plt.subplots(2, 1, figsize=(COLUMN, 3.5), sharex=True, layout='constrained')
+    fig, axs = plt.subplots(2, 1, figsize=(COLUMN, 2.8), sharex=True, layout='constrained')
     sets = {n: [r for r in rs if r.finished] for n, rs in group_settings(recs, group).items()}
     sets, seeds = {n: rs for n, rs in sets.items() if rs}, TABLE_GROUPS[group] == 'seed'
     for i, (n, rs) in enumerate(sets.items()):
         style = dict(ls=SEED_STYLES[i % len(SEED_STYLES)], lw=0.9) if seeds else {}
-        label = n if len(rs) == 1 else f'{n} (mean ± std, {len(rs)} seeds)'
+        label = n if len(rs) == 1 else f'{n} ({len(rs)} seeds)'
         style['color'] = colour(rs[0].row.family)
         for ax, split in zip(axs, ('train', 'val')):
             plot_band([r.history for r in rs], f'{split}_acc', ax=ax, label=label, **style)
@@ -121,7 +121,7 @@ def fig_heatmap(recs, names):
     vmin, vmax = np.floor(vals.min()), np.ceil(vals.max())
     fig, axs = plt.subplots(1, len(names), figsize=(PAGE, 2.5), squeeze=False, layout='constrained')
     for ax, n in zip(axs[0], names): im = plot_grad_heatmap(recs[n].grad_flow, ax=ax, vmin=vmin, vmax=vmax, title=n)
-    fig.colorbar(im, ax=axs[0].tolist(), label='log$_{10}$ mean |grad|', aspect=30)
+    fig.colorbar(im, ax=axs[0].tolist(), label='log10 mean |grad|', aspect=30)
     return fig
 
 # %% ../nbs/08b_figures.ipynb #96dc80c1
@@ -143,7 +143,7 @@ FIGURES = {  # file name: the figure of a run set (rows from study.FIGURE_ROWS a
 # %% ../nbs/08b_figures.ipynb #a752815f
 def fig_remedies(recs):
     "First-layer mean |grad| (log axis) and validation accuracy per epoch of plain VGG_38 and each remedy (seed 0)."
-    fig, axs = plt.subplots(2, 1, figsize=(COLUMN, 3.4), sharex=True, layout='constrained')
+    fig, axs = plt.subplots(2, 1, figsize=(COLUMN, 2.8), sharex=True, layout='constrained')
     shown = 0
     for label, fam in REMEDIES.items():
         rs = seed_family(recs, fam)
@@ -156,8 +156,8 @@ def fig_remedies(recs):
     if not shown:
         for ax in axs: _missing(ax, 'remedies', 'no finished run')
         return fig
-    axs[0].set(yscale='log', ylabel='first-layer mean |grad|')
-    axs[1].set(xlabel='epoch', ylabel='validation accuracy (%)')
+    log_axis(axs[0]).set_ylabel('first layer\nmean |grad|')
+    axs[1].set(xlabel='epoch', ylabel='validation\naccuracy (%)')
     axs[1].xaxis.set_major_locator(MaxNLocator(integer=True))
     _legend(fig, axs[0].get_legend_handles_labels()[0])
     return fig

@@ -13,7 +13,8 @@ from matplotlib.ticker import MaxNLocator
 
 # %% auto #0
 __all__ = ['COLUMN', 'PAGE', 'COLOURS', 'OTHER_COLOURS', 'AXIS_LABELS', 'colour', 'layer_stage', 'label_layers', 'epoch_norm',
-           'epoch_colorbar', 'log_if_decades', 'plot_grad_flow', 'plot_curves', 'plot_grad_heatmap', 'plot_band']
+           'epoch_colorbar', 'LogLabels', 'log_axis', 'log_if_decades', 'plot_grad_flow', 'plot_curves',
+           'plot_grad_heatmap', 'plot_band']
 
 # %% ../nbs/05_plots.ipynb #e4a65861
 COLUMN, PAGE = 3.3, 7.0   # the printed width (inches) of a figure in one column and across the page of the report
@@ -64,12 +65,24 @@ def epoch_colorbar(fig, norm, ax, cmap: str = 'viridis'):
     cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return cb
 
+class LogLabels(mpl.ticker.LogFormatter):
+    "Log-axis tick labels as plain text, `1e-4` and `2e-3`: a superscript exponent would print under 6 pt."
+    def _num_to_string(self, x, vmin, vmax):
+        m, e = f'{x:.0e}'.split('e')
+        return f'{m}e{int(e)}'
+
+def log_axis(ax):
+    "Put `ax`'s y axis on a log scale, its ticks labelled by `LogLabels`."
+    ax.set_yscale('log')
+    ax.yaxis.set_major_formatter(LogLabels())
+    ax.yaxis.set_minor_formatter(LogLabels(labelOnlyBase=False))
+    return ax
+
 def log_if_decades(ax, decades: float = 2):
     "Put `ax`'s y axis on a log scale when its positive data span more than `decades` decades."
     y = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.lines] or [np.array([])])
     y = y[np.isfinite(y) & (y > 0)]
-    if len(y) and np.log10(y.max() / y.min()) > decades: ax.set_yscale('log')
-    return ax
+    return log_axis(ax) if len(y) and np.log10(y.max() / y.min()) > decades else ax
 
 # %% ../nbs/05_plots.ipynb #7ec2dde1
 def plot_grad_flow(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_batch, epoch_mean
@@ -85,7 +98,7 @@ def plot_grad_flow(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_b
     for e in sorted(grad_flow['epoch'].unique()):
         d = grad_flow[grad_flow['epoch'] == e].set_index('layer').reindex(layers)
         ax.plot(range(len(layers)), d[stat].clip(lower=1e-30), color=cm(norm(e)), lw=1)
-    ax.set_yscale('log')
+    log_axis(ax)
     label_layers(ax, layers, 'x')
     ax.set_xlabel(f'{len(layers)} weight layers, input to output')
     ax.set_ylabel('mean |grad|' + (' (last batch)' if stat == 'last_batch' else ''))
@@ -94,8 +107,8 @@ def plot_grad_flow(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_b
     return ax
 
 # %% ../nbs/05_plots.ipynb #cf600929
-AXIS_LABELS = {'acc': 'accuracy (%)', 'loss': 'loss', 'train_acc': 'training accuracy (%)',
-               'val_acc': 'validation accuracy (%)', 'train_loss': 'training loss', 'val_loss': 'validation loss'}
+AXIS_LABELS = {'acc': 'accuracy (%)', 'loss': 'loss', 'train_acc': 'training\naccuracy (%)',   # two lines: short panels
+               'val_acc': 'validation\naccuracy (%)', 'train_loss': 'training loss', 'val_loss': 'validation loss'}
 
 def _scale(column: str) -> float: return 100.0 if column.endswith('acc') else 1.0    # accuracy in percent
 

@@ -54,12 +54,12 @@ def _header(cols) -> list:
     return [' & '.join(spans) + r' \\', ' '.join(rules), ' & '.join(map(tex_escape, cols.get_level_values(1))) + r' \\']
 
 def booktabs(df: pd.DataFrame, align: str = None, source: str = '', run_set: str = '', midrules=()) -> str:
-    "A booktabs `tabular` for `df` (cells already formatted as text), escaped; a rule before each row of `midrules`."
+    "A booktabs `tabular` for `df` (cells formatted as text), escaped, ± between thin spaces; a rule before `midrules`."
     align = align or 'l' + 'r' * (df.shape[1] - 1)
     lines = [header(source, run_set), f'\\begin{{tabular}}{{{align}}}', '\\toprule', *_header(df.columns), '\\midrule']
     for i, row in enumerate(df.itertuples(index=False)):
         if i in midrules: lines.append('\\midrule')
-        lines.append(' & '.join(tex_escape(v) for v in row) + r' \\')
+        lines.append(' & '.join(tex_escape(v).replace(' ± ', '\\,±\\,') for v in row) + r' \\')
     lines += ['\\bottomrule', '\\end{tabular}', '']
     return '\n'.join(lines)
 
