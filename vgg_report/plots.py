@@ -65,6 +65,7 @@ def epoch_colorbar(fig, norm, ax, cmap: str = 'viridis'):
     cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return cb
 
+# %% ../nbs/05_plots.ipynb #3ec07829
 class LogLabels(mpl.ticker.LogFormatter):
     "Log-axis tick labels as plain text, `1e-4` and `2e-3`: a superscript exponent would print under 6 pt."
     def _num_to_string(self, x, vmin, vmax):
