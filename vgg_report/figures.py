@@ -7,30 +7,35 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
-from .study import ROWS, FIGURE_ROWS, FIGURE_GROUPS, REMEDIES, seed_families
-from .plots import plot_grad_flow, plot_curves, plot_grad_heatmap, plot_band
-from .tables import _rows, _group, seed_family
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from .study import ROWS, FIGURE_ROWS, FIGURE_GROUPS, REMEDIES, TABLE_GROUPS, seed_families
+from .plots import (COLUMN, PAGE, colour, epoch_norm, epoch_colorbar, log_axis, plot_grad_flow, plot_curves,
+                              plot_grad_heatmap, plot_band)
+from .tables import _rows, seed_family, group_settings
 
 # %% auto #0
-__all__ = ['FIGURES', 'report_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_seeds', 'fig_heatmap', 'fig_remedies']
+__all__ = ['SEED_STYLES', 'FIGURES', 'report_style', 'save_fig', 'fig_grad_flow', 'fig_curves', 'fig_group', 'fig_heatmap',
+           'fig_remedies']
 
 # %% ../nbs/08b_figures.ipynb #75cf9c81
 def report_style() -> dict:
-    "The report's matplotlib settings (seaborn's paper context, white grid, colour-blind palette) for `plt.rc_context`."
+    "The report's settings for `plt.rc_context`: seaborn's paper context at 7 pt or more, constrained layout."
     import seaborn as sns
     from cycler import cycler
-    return {**sns.axes_style('whitegrid'), **sns.plotting_context('paper', font_scale=0.9),
+    return {**sns.axes_style('whitegrid'), **sns.plotting_context('paper', font_scale=0.8),
             'axes.prop_cycle': cycler(color=sns.color_palette('colorblind')), 'figure.dpi': 110, 'savefig.dpi': 200,
-            'pdf.fonttype': 42, 'svg.hashsalt': 'vgg_report', 'axes.titlesize': 9}
+            'figure.constrained_layout.use': True, 'legend.frameon': False, 'pdf.fonttype': 42,
+            'svg.hashsalt': 'vgg_report'}
 
 # %% ../nbs/08b_figures.ipynb #148074d2
 def save_fig(fig, folder: Path, name: str) -> list:
-    "Save `fig` as `<name>.pdf` and `<name>.png` in `folder`, reproducibly; return the paths."
+    "Save `fig` at its own (printed) size as `<name>.pdf` and `<name>.png` in `folder`, reproducibly; the paths."
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder/f'{name}.pdf', folder/f'{name}.png']
     pdf_meta = {'CreationDate': None, 'ModDate': None, 'Producer': None, 'Creator': 'vgg_report'}
-    fig.savefig(paths[0], bbox_inches='tight', metadata=pdf_meta)
-    fig.savefig(paths[1], bbox_inches='tight', metadata={'Software': None})
+    fig.savefig(paths[0], metadata=pdf_meta)
+    fig.savefig(paths[1], metadata={'Software': None})
     plt.close(fig)
     return paths
 
@@ -41,57 +46,82 @@ def _missing(ax, name, status):
     ax.set_xticks([])
     ax.set_yticks([])
 
+def _legend(fig, handles, ncols: int = 3):
+    "The figure's legend, below its axes (outside the data)."
+    if handles: fig.legend(handles=handles, loc='outside lower center', ncols=ncols)
+
+def _lines(entries, styles: bool = False) -> list:
+    "Legend lines for `(label, colour)` entries and, with `styles`, for dashed training and solid validation curves."
+    h = [Line2D([], [], color=c, lw=1.5, label=lab) for lab, c in entries]
+    styled = (('--', 'training'), ('-', 'validation')) if styles else ()
+    return h + [Line2D([], [], color='0.35', ls=ls, label=lab) for ls, lab in styled]
+
 # %% ../nbs/08b_figures.ipynb #9b30dc66
 def fig_grad_flow(recs, names, title_suffix=''):
-    "The gradient flow of each row of `names`, side by side."
-    fig, axs = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
+    "The gradient flow of each row of `names` side by side (two across the page, one in a column), one epoch scale."
+    fig, axs = plt.subplots(1, len(names), figsize=(PAGE if len(names) > 1 else COLUMN, 2.4), squeeze=False,
+                            layout='constrained')
+    done = [recs[n] for n in names if recs[n].finished]
+    norm = epoch_norm(np.concatenate([r.grad_flow.epoch.values for r in done])) if done else None
     for ax, n in zip(axs[0], names):
         r = recs[n]
-        if r.finished: plot_grad_flow(r.grad_flow, ax=ax, title=f'{n}{title_suffix}')
+        if r.finished: plot_grad_flow(r.grad_flow, ax=ax, title=f'{n}{title_suffix}', norm=norm, colorbar=False)
         else: _missing(ax, n, r.status)
-    fig.tight_layout()
+    if done: epoch_colorbar(fig, norm, axs[0].tolist())
     return fig
 
 # %% ../nbs/08b_figures.ipynb #32bc9b50
 def fig_curves(recs, names, metrics=('loss', 'acc')):
-    "Train and validation curves of each finished row of `names`, one panel per metric."
-    fig, axs = plt.subplots(1, len(metrics), figsize=(3.5 * len(metrics), 2.8), squeeze=False)
-    for ax, metric in zip(axs[0], metrics):
-        for i, n in enumerate(names):
-            r = recs[n]
-            if r.finished: plot_curves(r.history, metric, ax=ax, label=n, color=f'C{i}')
-        ax.set_title({'loss': 'loss', 'acc': 'accuracy'}[metric])
-    fig.tight_layout()
+    "Train and validation curves of each finished row of `names` in its colour, one panel per metric, in a column."
+    fig, axs = plt.subplots(len(metrics), 1, figsize=(COLUMN, 0.6 + 1.2 * len(metrics)), sharex=True, squeeze=False,
+                            layout='constrained')
+    shown = [n for n in names if recs[n].finished]
+    for ax, metric in zip(axs[:, 0], metrics):
+        for n in shown:
+            plot_curves(recs[n].history, metric, ax=ax, label=n, color=colour(recs[n].row.family), legend=False)
+        if not shown: _missing(ax, ', '.join(names), 'no finished run')
+    for ax in axs[:-1, 0]: ax.set_xlabel('')
+    _legend(fig, _lines([(n, colour(recs[n].row.family)) for n in shown], styles=True))
     return fig
 
 # %% ../nbs/08b_figures.ipynb #c01ec157
-def fig_seeds(recs, names):
-    "Train and validation accuracy of the seed group's runs, with their mean ± std band."
-    fig, axs = plt.subplots(1, 2, figsize=(7, 2.8))
-    runs = [recs[n] for n in names if recs[n].finished]
-    for ax, split in zip(axs, ('train', 'val')):
-        for r in runs: ax.plot(r.history.epoch, r.history[f'{split}_acc'], lw=0.8, alpha=0.6, label=r.row.name)
-        if len(runs) > 1: plot_band([r.history for r in runs], f'{split}_acc', ax=ax, label='mean ± std')
-        ax.set_title(f'{split} accuracy')
-        ax.set_xlabel('epoch')
-        ax.legend(fontsize=6)
-    fig.tight_layout()
+SEED_STYLES = (':', '--', '-.', (0, (1, 3)))   # the line of each seed of the seed group, in order
+
+def fig_group(recs, group):
+    "Training and validation accuracy of a table group's settings: a line each, mean ± std band of several seeds."
+    fig, axs = plt.subplots(2, 1, figsize=(COLUMN, 2.8), sharex=True, layout='constrained')
+    sets = {n: [r for r in rs if r.finished] for n, rs in group_settings(recs, group).items()}
+    sets, seeds = {n: rs for n, rs in sets.items() if rs}, TABLE_GROUPS[group] == 'seed'
+    for i, (n, rs) in enumerate(sets.items()):
+        style = dict(ls=SEED_STYLES[i % len(SEED_STYLES)], lw=0.9) if seeds else {}
+        label = n if len(rs) == 1 else f'{n} ({len(rs)} seeds)'
+        style['color'] = colour(rs[0].row.family)
+        for ax, split in zip(axs, ('train', 'val')):
+            plot_band([r.history for r in rs], f'{split}_acc', ax=ax, label=label, **style)
+    every = [r for rs in sets.values() for r in rs]
+    if seeds and len(every) > 1:
+        for ax, split in zip(axs, ('train', 'val')):
+            plot_band([r.history for r in every], f'{split}_acc', ax=ax, label=f'mean ± std ({len(every)} seeds)',
+                      color=colour(every[0].row.family), lw=2)
+    if not sets:
+        for ax in axs: _missing(ax, group, 'no finished run')
+    axs[1].set_xlabel('epoch')
+    _legend(fig, axs[0].get_legend_handles_labels()[0], ncols=2)
     return fig
 
 # %% ../nbs/08b_figures.ipynb #ca6da6dd
 def fig_heatmap(recs, names):
-    "Layer × epoch mean |grad| of each finished run of `names`, on one shared log colour scale."
+    "Layer × epoch mean |grad| of each finished run of `names`, across the page on one shared log colour scale."
     names = [n for n in names if n in recs and recs[n].finished]
     if not names:
-        fig, ax = plt.subplots(figsize=(4, 2))
+        fig, ax = plt.subplots(figsize=(COLUMN, 1.2), layout='constrained')
         _missing(ax, 'gradient heatmap', 'no finished run')
         return fig
     vals = np.concatenate([np.log10(recs[n].grad_flow.epoch_mean.clip(lower=1e-30)).values for n in names])
     vmin, vmax = np.floor(vals.min()), np.ceil(vals.max())
-    fig, axs = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 0.8, 3.4), squeeze=False)
-    for i, (ax, n) in enumerate(zip(axs[0], names)):
-        im = plot_grad_heatmap(recs[n].grad_flow, ax=ax, vmin=vmin, vmax=vmax, title=n, ylabels=i == 0)
-    fig.colorbar(im, ax=axs[0].tolist(), label='log$_{10}$ mean |grad|', pad=0.02)
+    fig, axs = plt.subplots(1, len(names), figsize=(PAGE, 2.5), squeeze=False, layout='constrained')
+    for ax, n in zip(axs[0], names): im = plot_grad_heatmap(recs[n].grad_flow, ax=ax, vmin=vmin, vmax=vmax, title=n)
+    fig.colorbar(im, ax=axs[0].tolist(), label='log10 mean |grad|', aspect=30)
     return fig
 
 # %% ../nbs/08b_figures.ipynb #96dc80c1
@@ -104,35 +134,32 @@ FIGURES = {  # file name: the figure of a run set (rows from study.FIGURE_ROWS a
     'fig_1_gradflow_vgg08_vgg38': lambda r: fig_grad_flow(r, FIGURE_ROWS['fig_1_gradflow_vgg08_vgg38']),
     'fig_2_curves_vgg08_vgg38_bn': lambda r: fig_curves(r, FIGURE_ROWS['fig_2_curves_vgg08_vgg38_bn']),
     'fig_3_gradflow_bn': lambda r: fig_grad_flow(r, FIGURE_ROWS['fig_3_gradflow_bn']),
-    'fig_4_lr': lambda r: fig_curves(r, _group(r, FIGURE_GROUPS['fig_4_lr']), ('acc',)),
-    'fig_5_batch': lambda r: fig_curves(r, _group(r, FIGURE_GROUPS['fig_5_batch']), ('acc',)),
-    'fig_6_seeds': lambda r: fig_seeds(r, _group(r, FIGURE_GROUPS['fig_6_seeds'])),
+    'fig_4_lr': lambda r: fig_group(r, FIGURE_GROUPS['fig_4_lr']),
+    'fig_5_batch': lambda r: fig_group(r, FIGURE_GROUPS['fig_5_batch']),
+    'fig_6_seeds': lambda r: fig_group(r, FIGURE_GROUPS['fig_6_seeds']),
     'fig_7_grad_heatmap': lambda r: fig_heatmap(r, _heatmap_rows(r)),
 }
 
 # %% ../nbs/08b_figures.ipynb #a752815f
 def fig_remedies(recs):
     "First-layer mean |grad| (log axis) and validation accuracy per epoch of plain VGG_38 and each remedy (seed 0)."
-    fig, axs = plt.subplots(1, 2, figsize=(7, 2.8))
+    fig, axs = plt.subplots(2, 1, figsize=(COLUMN, 2.8), sharex=True, layout='constrained')
     shown = 0
-    for i, (label, fam) in enumerate(REMEDIES.items()):
+    for label, fam in REMEDIES.items():
         rs = seed_family(recs, fam)
         if not rs or not rs[0].finished: continue
         r = rs[0]
         g = r.grad_flow[r.grad_flow.layer == 'input_conv_conv_0']
-        axs[0].plot(g.epoch, g.epoch_mean, marker='.', color=f'C{i}', label=label)
-        axs[1].plot(r.history.epoch, 100 * r.history.val_acc, marker='.', color=f'C{i}', label=label)
+        axs[0].plot(g.epoch, g.epoch_mean.clip(lower=1e-30), marker='.', color=colour(fam), label=label)
+        axs[1].plot(r.history.epoch, 100 * r.history.val_acc, marker='.', color=colour(fam), label=label)
         shown += 1
     if not shown:
         for ax in axs: _missing(ax, 'remedies', 'no finished run')
         return fig
-    axs[0].set_yscale('log')
-    axs[0].set_title('first layer: mean |grad| per epoch')
-    axs[1].set_title('validation accuracy (%)')
-    for ax in axs:
-        ax.set_xlabel('epoch')
-        ax.legend(fontsize=6)
-    fig.tight_layout()
+    log_axis(axs[0]).set_ylabel('first layer\nmean |grad|')
+    axs[1].set(xlabel='epoch', ylabel='validation\naccuracy (%)')
+    axs[1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend(fig, axs[0].get_legend_handles_labels()[0])
     return fig
 
 FIGURES['fig_8_remedies'] = fig_remedies

@@ -4,86 +4,162 @@
 
 # %% ../nbs/05_plots.ipynb #dd63f4bc
 from __future__ import annotations
+import re, zlib
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import matplotlib as mpl
-import math
 from matplotlib.ticker import MaxNLocator
 
 # %% auto #0
-__all__ = ['plot_grad_flow', 'plot_curves', 'plot_grad_heatmap', 'plot_band']
+__all__ = ['COLUMN', 'PAGE', 'COLOURS', 'OTHER_COLOURS', 'AXIS_LABELS', 'colour', 'layer_stage', 'label_layers', 'epoch_norm',
+           'epoch_colorbar', 'LogLabels', 'log_axis', 'log_if_decades', 'plot_grad_flow', 'plot_curves',
+           'plot_grad_heatmap', 'plot_band']
 
-# %% ../nbs/05_plots.ipynb #7ec2dde1
-def _ax(ax, figsize=(5, 3.2)):
-    if ax is None: _, ax = plt.subplots(figsize=figsize)
+# %% ../nbs/05_plots.ipynb #e4a65861
+COLUMN, PAGE = 3.3, 7.0   # the printed width (inches) of a figure in one column and across the page of the report
+
+def _ax(ax, figsize=(COLUMN, 2.4)):
+    if ax is None: _, ax = plt.subplots(figsize=figsize, layout='constrained')
     return ax
 
+# %% ../nbs/05_plots.ipynb #c5f80258
+COLOURS = {  # seed family: its colour in every figure (seaborn's colour-blind palette, then its dark shades)
+    'VGG_08': '#0173b2', 'VGG_38': '#949494', 'BN': '#de8f05', 'RC': '#029e73', 'BN+RC': '#d55e00',
+    'Dense': '#cc78bc', 'BN+Dense': '#ca9161', 'BN+RC-x10': '#8c0800', 'BN-x1/10': '#56b4e9', 'BN-x5': '#001c7f',
+    'BN-x10': '#591e71', 'BN-x45': '#a23582', 'BN-x1/2': '#12711c', 'BN-x2': '#3c3c3c'}
+OTHER_COLOURS = ('#b8850a', '#006374', '#592f0d', '#b1400d', '#7a5195')   # a grid file's families, by name
+
+def colour(family: str) -> str:
+    "The colour of a seed family in every figure (a family the study does not name: one of `OTHER_COLOURS`, by name)."
+    return COLOURS.get(family) or OTHER_COLOURS[zlib.crc32(family.encode()) % len(OTHER_COLOURS)]
+
+# %% ../nbs/05_plots.ipynb #2369be88
+def layer_stage(layer: str) -> str:
+    "The part of the network a weight layer belongs to: `in`, `stage N` (its blocks and reduction block) or `out`."
+    if layer.startswith('input_conv'): return 'in'
+    m = re.match(r'(?:reduction_)?block_(\d+)', layer)
+    return f'stage {m.group(1)}' if m else 'out'
+
+def label_layers(ax, layers: list, axis: str = 'x'):
+    "Label a layer axis (`x` or `y`, one position per layer) by stage: a tick between stages, each name at its middle."
+    stages = [layer_stage(lab) for lab in layers]
+    edges = [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
+    starts, ends = [0, *edges], [*edges, len(stages)]
+    a = ax.xaxis if axis == 'x' else ax.yaxis
+    a.set_ticks([e - 0.5 for e in edges], [''] * len(edges))
+    a.set_ticks([(s + e - 1) / 2 for s, e in zip(starts, ends)], [stages[s] for s in starts], minor=True)
+    ax.tick_params(axis=axis, which='minor', length=0)
+    ax.grid(False, axis=axis, which='minor')
+    return ax
+
+# %% ../nbs/05_plots.ipynb #de3c5e29
+def epoch_norm(epochs) -> mpl.colors.Normalize:
+    "The colour scale of `epochs` (at least two wide, so that one epoch still has a colour)."
+    lo, hi = int(min(epochs)), int(max(epochs))
+    return mpl.colors.Normalize(vmin=lo, vmax=max(hi, lo + 1))
+
+def epoch_colorbar(fig, norm, ax, cmap: str = 'viridis'):
+    "A colour bar of the epochs beside `ax` (one axes or a list), with integer ticks."
+    cb = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label='epoch', aspect=30)
+    cb.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return cb
+
+# %% ../nbs/05_plots.ipynb #3ec07829
+class LogLabels(mpl.ticker.LogFormatter):
+    "Log-axis tick labels as plain text, `1e-4` and `2e-3`: a superscript exponent would print under 6 pt."
+    def _num_to_string(self, x, vmin, vmax):
+        m, e = f'{x:.0e}'.split('e')
+        return f'{m}e{int(e)}'
+
+def log_axis(ax):
+    "Put `ax`'s y axis on a log scale, its ticks labelled by `LogLabels`."
+    ax.set_yscale('log')
+    ax.yaxis.set_major_formatter(LogLabels())
+    ax.yaxis.set_minor_formatter(LogLabels(labelOnlyBase=False))
+    return ax
+
+def log_if_decades(ax, decades: float = 2):
+    "Put `ax`'s y axis on a log scale when its positive data span more than `decades` decades."
+    y = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.lines] or [np.array([])])
+    y = y[np.isfinite(y) & (y > 0)]
+    return log_axis(ax) if len(y) and np.log10(y.max() / y.min()) > decades else ax
+
+# %% ../nbs/05_plots.ipynb #7ec2dde1
 def plot_grad_flow(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_batch, epoch_mean
                    stat: str = 'epoch_mean',  # epoch_mean or last_batch
-                   ax=None, cmap: str = 'viridis', title: str = None):
-    "Mean |grad| per layer on a log axis, one line per epoch coloured by epoch."
-    ax = _ax(ax, (7, 3.5))
+                   ax=None, cmap: str = 'viridis', title: str = None,
+                   norm=None,  # the epochs' colour scale (default: this run's epochs)
+                   colorbar: bool = True):  # draw the epochs' colour bar beside `ax`
+    "Mean |grad| per weight layer, input to output by stage, on a log axis; one line per epoch coloured by epoch."
+    ax = _ax(ax)
     layers = list(dict.fromkeys(grad_flow['layer']))
-    epochs = sorted(grad_flow['epoch'].unique())
-    norm = mpl.colors.Normalize(vmin=min(epochs), vmax=max(max(epochs), min(epochs) + 1))
+    norm = norm or epoch_norm(grad_flow['epoch'])
     cm = plt.get_cmap(cmap)
-    for e in epochs:
+    for e in sorted(grad_flow['epoch'].unique()):
         d = grad_flow[grad_flow['epoch'] == e].set_index('layer').reindex(layers)
         ax.plot(range(len(layers)), d[stat].clip(lower=1e-30), color=cm(norm(e)), lw=1)
-    ax.set_yscale('log')
-    step = max(1, math.ceil(len(layers) / 24))     # at most ~24 labels: deep models stay readable
-    ax.set_xticks(range(0, len(layers), step))
-    ax.set_xticklabels(layers[::step], rotation=90, fontsize=5)
+    log_axis(ax)
+    label_layers(ax, layers, 'x')
+    ax.set_xlabel(f'{len(layers)} weight layers, input to output')
     ax.set_ylabel('mean |grad|' + (' (last batch)' if stat == 'last_batch' else ''))
-    ax.grid(True, which='major', alpha=0.3)
-    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cm)
-    ax.figure.colorbar(sm, ax=ax, label='epoch', pad=0.01)
+    if colorbar: epoch_colorbar(ax.figure, norm, ax, cmap)
     if title: ax.set_title(title)
     return ax
 
 # %% ../nbs/05_plots.ipynb #cf600929
+AXIS_LABELS = {'acc': 'accuracy (%)', 'loss': 'loss', 'train_acc': 'training\naccuracy (%)',   # two lines: short panels
+               'val_acc': 'validation\naccuracy (%)', 'train_loss': 'training loss', 'val_loss': 'validation loss'}
+
+def _scale(column: str) -> float: return 100.0 if column.endswith('acc') else 1.0    # accuracy in percent
+
 def plot_curves(history: pd.DataFrame,  # one row per epoch: epoch, train_/val_ loss and acc
                 metric: str = 'acc',  # acc or loss
-                ax=None, label: str = '', color=None):
-    "Train (dashed) and validation (solid) curves of one run."
+                ax=None, label: str = '', color=None,
+                legend: bool = True):  # a legend outside the axes, on the right
+    "Train (dashed) and validation (solid) curves of one run; accuracy in percent, a loss over decades on a log axis."
     ax = _ax(ax)
-    ax.plot(history['epoch'], history[f'train_{metric}'], ls='--', color=color, label=f'{label} train'.strip())
-    ax.plot(history['epoch'], history[f'val_{metric}'], ls='-', color=ax.lines[-1].get_color(),
+    k = _scale(metric)
+    ax.plot(history['epoch'], k * history[f'train_{metric}'], ls='--', color=color, label=f'{label} train'.strip())
+    ax.plot(history['epoch'], k * history[f'val_{metric}'], ls='-', color=ax.lines[-1].get_color(),
             label=f'{label} val'.strip())
     ax.set_xlabel('epoch')
-    ax.set_ylabel({'acc': 'accuracy', 'loss': 'loss'}.get(metric, metric))
+    ax.set_ylabel(AXIS_LABELS.get(metric, metric))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=7)
-    ax.grid(True, alpha=0.3)
+    log_if_decades(ax)
+    if legend: ax.legend(loc='upper left', bbox_to_anchor=(1.02, 1), borderaxespad=0)
     return ax
 
 # %% ../nbs/05_plots.ipynb #5080abc2
 def plot_grad_heatmap(grad_flow: pd.DataFrame,  # long format: epoch, layer, last_batch, epoch_mean
                       stat: str = 'epoch_mean', ax=None, vmin=None, vmax=None, cmap: str = 'magma', title: str = None,
-                      ylabels: bool = True):
+                      ylabels: bool = True):  # label the layer axis (by stage)
     "A layer × epoch heatmap of log10 mean |grad| (input layer at the top); returns the image for a shared colour bar."
-    ax = _ax(ax, (3, 4))
+    ax = _ax(ax, (COLUMN / 2, 2.4))
     layers = list(dict.fromkeys(grad_flow['layer']))
     tab = grad_flow.pivot(index='layer', columns='epoch', values=stat).reindex(layers)
     extent = (tab.columns.min() - 0.5, tab.columns.max() + 0.5, len(layers) - 0.5, -0.5)
     im = ax.imshow(np.log10(tab.clip(lower=1e-30).values), aspect='auto', cmap=cmap, vmin=vmin, vmax=vmax,
                    interpolation='nearest', extent=extent)
-    ax.set_yticks(range(len(layers)))
-    ax.set_yticklabels(layers if ylabels else [], fontsize=4)
-    ax.set_xlabel('epoch')
     ax.grid(False)
+    if ylabels: label_layers(ax, layers, 'y')
+    else: ax.set_yticks([])
+    ax.set_ylabel(f'{len(layers)} weight layers')
+    ax.set_xlabel('epoch')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title: ax.set_title(title)
     return im
 
 # %% ../nbs/05_plots.ipynb #318609e0
 def plot_band(histories: list,  # per-epoch histories of runs that differ only in their seed
-              column: str = 'val_acc', ax=None, label: str = 'mean ± std', color='k'):
-    "Mean over runs with a shaded ± one standard deviation band, per epoch."
+              column: str = 'val_acc', ax=None, label: str = 'mean ± std', color='k', ls: str = '-', lw: float = 1.5):
+    "Mean over runs with a shaded ± one standard deviation band, per epoch (accuracy in percent); one run: its line."
     ax = _ax(ax)
     d = pd.concat([h[['epoch', column]] for h in histories]).groupby('epoch')[column].agg(['mean', 'std']).fillna(0)
-    ax.plot(d.index, d['mean'], color=color, lw=1.5, label=label)
-    ax.fill_between(d.index, d['mean'] - d['std'], d['mean'] + d['std'], color=color, alpha=0.15, lw=0)
+    d = d * _scale(column)
+    ax.plot(d.index, d['mean'], color=color, lw=lw, ls=ls, label=label)
+    if len(histories) > 1:
+        ax.fill_between(d.index, d['mean'] - d['std'], d['mean'] + d['std'], color=color, alpha=0.2, lw=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(AXIS_LABELS.get(column, column))
     return ax

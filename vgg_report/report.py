@@ -4,7 +4,7 @@
 
 # %% ../nbs/08c_report.ipynb #fd6a7ecf
 from __future__ import annotations
-import math, os, shutil, subprocess
+import configparser, json, math, os, re, shutil, subprocess
 from pathlib import Path
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -12,20 +12,36 @@ from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_d
 from .data import resolve_dataset
 from .config import check_number, resolve_profile
 from .runner import check_kernel, KERNEL, KERNEL_SHUTDOWN
-from .study import GRIDS, TOLERANCE, CHANCE, LEVEL, METRIC, METRICS
+from .study import GRIDS, TOLERANCE, CHANCE, LEVEL, METRIC, METRICS, FIGURE_ROWS, FIGURE_GROUPS, REMEDIES
 from .runset import load_run_set
 from .tables import (tex_escape, fmt_acc, fmt_loss, fmt_epoch, header, booktabs, group_table, extended_table,
                                UNOFFICIAL, unofficial, comparability, run_precision, paper_vs_ours, paper_table,
-                               provenance_table)
-from .verdicts import _Results, first_layer_grads, claims, remedies_table, remedies_verdict
-from .figures import report_style, save_fig, FIGURES
+                               provenance_table, group_settings, seed_family, _group)
+from .verdicts import _Results, first_layer_grads, claims, claims_table, remedies_table, remedies_verdict
+from .figures import report_style, save_fig, FIGURES, _heatmap_rows
 
 # %% auto #0
-__all__ = ['TABLES', 'LATEX_SOURCES', 'REPORT_NB', 'study_scope', 'numbers_tex', 'write_report_files', 'build_pdf',
-           'vgg_build_report']
+__all__ = ['TABLES', 'SOURCES', 'LATEX_SOURCES', 'REPORT_NB', 'tex_text', 'study_scope', 'caveat', 'rows_sentence',
+           'lacking_sentence', 'doc_url', 'shared_provenance', 'figure_captions', 'table_captions', 'numbers_tex',
+           'latex_floats', 'manifest', 'write_report_files', 'build_pdf', 'number_floats', 'vgg_build_report']
 
 # %% ../nbs/08c_report.ipynb #6c85a077
 def _macro(name, value) -> str: return f'\\newcommand{{\\{name}}}{{{value}}}\n'
+
+# %% ../nbs/08c_report.ipynb #eb72c073
+_TEX_TEXT = {'±': '$\\pm$', '×': '$\\times$', '−': '$-$', '≥': '$\\geq$', '≤': '$\\leq$',
+             '|grad|': '$|\\mathrm{grad}|$', 'log10': '$\\log_{10}$'}
+
+def _and(items) -> str:
+    "`A`, `A and B`, `A, B and C`."
+    items = list(items)
+    return ' and '.join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+def tex_text(s: str) -> str:
+    "Plain text as LaTeX: escaped, its few symbols (±, ×, −, |grad|, log10) in math, `code` in typewriter."
+    s = tex_escape(s)
+    for k, v in _TEX_TEXT.items(): s = s.replace(k, v)
+    return re.sub(r'`([^`]*)`', lambda m: '\\texttt{' + m.group(1).replace('--', '-{}-') + '}', s)   # no dash ligature
 
 # %% ../nbs/08c_report.ipynb #cb2a9abd
 def study_scope(profile: str, dataset: str, official: bool = True, precision: str = 'fp32') -> str:
@@ -33,7 +49,7 @@ def study_scope(profile: str, dataset: str, official: bool = True, precision: st
     if profile == 'smoke':
         return 'A smoke run set only shows that every step of the study runs: its numbers mean nothing.'
     if dataset != 'cifar100':
-        return ('On synthetic data the study can show its phenomena (whether plain VGG\\_38 learns, whether its '
+        return ('On synthetic data the study can show its phenomena (whether plain VGG_38 learns, whether its '
                 'early gradients vanish, whether batch normalization makes it train), not CIFAR-100 accuracies: no '
                 "number here is comparable with the seed report's, and settings closer than the seeds can tell apart "
                 'are called not distinguishable.')
@@ -52,16 +68,31 @@ _RES = '\\makeatletter\n\\newcommand{\\res}[2]{\\@ifundefined{res@#1@#2}{--}{\\c
 _PROFILES = {'full': 'the full profile (100 epochs on all data, as the seed report)',
              'quick': 'the quick profile (a CPU-sized version: fewer epochs on a subset of the images)',
              'smoke': 'the smoke profile (the smallest run that exercises every code path; its numbers mean nothing)'}
-_SYNTHETIC = ('the built-in \\textbf{synthetic} dataset (a procedural stand-in for CIFAR-100 with the same shapes and '
+_SYNTHETIC = ('the built-in synthetic dataset (a procedural stand-in for CIFAR-100 with the same shapes and '
               'split sizes), so no number here is comparable with the seed report')
 
-def _setting_macros(recs: dict, profile: str, dataset: str, run_set: str) -> str:
-    "The macros that say what the run set is: profile, data, sizes, code version, device, counts."
+def _data_label(recs: dict, dataset: str) -> str:
+    return 'synthetic data' if dataset == 'synthetic' else UNOFFICIAL if unofficial(recs) else 'CIFAR-100'
+
+def caveat(recs: dict, profile: str, dataset: str) -> str:
+    "The first page's box, as plain text: which runs every number comes from, and what they can tell."
     fin = [r for r in recs.values() if r.finished]
-    label = 'synthetic data' if dataset == 'synthetic' else UNOFFICIAL if unofficial(recs) else 'CIFAR-100'
-    s = _macro('RunProfile', profile) + _macro('RunDataset', label) + _macro('RunSet', tex_escape(run_set))
-    s += _macro('DataStatement', _SYNTHETIC if dataset == 'synthetic' else label)
-    s += _macro('ProfileStatement', _PROFILES.get(profile, profile))
+    data = _SYNTHETIC if dataset == 'synthetic' else _data_label(recs, dataset)
+    s = (f"Where these numbers come from. Every number, table and figure below was generated from the runs of "
+         f"{_PROFILES.get(profile, profile)} on {data}. {len(fin)} of {len(recs)} runs finished")
+    if fin:
+        p = fin[0].params
+        s += f"; code version {p['git_commit'][:12]}, device: {p['device_name']}"
+        s += f", precision: {p.get('precision', 'fp32')}"
+    return s + '. ' + study_scope(profile, dataset, not unofficial(recs), run_precision(recs))
+
+def _setting_macros(recs: dict, profile: str, dataset: str, run_set: str) -> str:
+    "The macros that say what the run set is: profile, data, sizes, code version, device, counts, the caveat."
+    fin = [r for r in recs.values() if r.finished]
+    s = _macro('RunProfile', profile) + _macro('RunDataset', _data_label(recs, dataset))
+    s += _macro('RunSet', tex_escape(run_set)) + _macro('ProfileStatement', tex_text(_PROFILES.get(profile, profile)))
+    s += _macro('Caveat', tex_text(caveat(recs, profile, dataset)).replace('Where these numbers come from.',
+                                                                          '\\textbf{Where these numbers come from.}'))
     if fin:
         p = fin[0].params
         size = lambda k: f"{p['sizes'][k]:,}".replace(',', '{,}')
@@ -73,37 +104,34 @@ def _setting_macros(recs: dict, profile: str, dataset: str, run_set: str) -> str
     s += _macro('NumRows', len(recs)) + _macro('NumFinished', len(fin)) + _macro('NumMissing', len(recs) - len(fin))
     return s + _macro('NumDiverged', sum(r.metrics['status'] == 'diverged' for r in fin))
 
-# %% ../nbs/08c_report.ipynb #704343bd
-def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, claim_rows: list, paper: pd.DataFrame) -> str:
-    "The LaTeX source of `numbers.tex`."
-    s = header('report notebook', run_set) + _RES + _run_macros(recs) + '\\makeatother\n'
-    s += _setting_macros(recs, profile, dataset, run_set)
-    s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}")
-    s += _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
-    vc, why = paper.verdict.value_counts(), comparability(profile, dataset, not unofficial(recs), run_precision(recs))
-    within, outside = int(vc.get('within', 0)), int(vc.get('outside', 0))
-    s += _macro('NumWithin', within) + _macro('NumOutside', outside) + _macro('NumCompared', len(paper))
-    s += _macro('StudyScope', study_scope(profile, dataset, not unofficial(recs), run_precision(recs)))
-    if why: cmp = (f"on {tex_escape(why)} none of the {len(paper)} comparisons is meaningful: none is called within "
-                   f"or outside, each is \\emph{{not comparable}} (or missing, or diverged)")
-    else: cmp = (f"{within} of {len(paper)} comparisons fall within it and {outside} outside "
-                 f"(the rest are missing or diverged)")
-    s += _macro('PaperComparison', cmp)
-    spread = _Results(recs).spread()
-    s += _macro('SeedSpread', f'{100 * spread:.2f}' if spread is not None else '--')
-    s += _macro('VerdictLevel', f'{100 * LEVEL:.0f}') + _macro('VerdictMetric', METRICS[METRIC])
-    for c in claim_rows:
-        k, missing = c['key'], c['verdict'] == 'missing'
-        s += _macro(f'Claim{k}Prose', f"could not be judged ({tex_escape(c['evidence'])})" if missing else c['verdict'])
-        s += _macro(f'Claim{k}Verdict', c['verdict'])
-        s += _macro(f'Claim{k}Evidence', tex_escape(c['evidence']).replace('±', '$\\pm$'))
-    return s + _grad_macros(recs)
+# %% ../nbs/08c_report.ipynb #7bde6f4a
+def _seeds(rows) -> str: return f"seed{'s' if len(rows) > 1 else ''} {_and(str(r.seed) for r in rows)}"
+
+def rows_sentence(recs: dict) -> str:
+    "What the run set holds: each seed family by its first row's name, with its number of seeds."
+    fams = {}
+    for r in recs.values(): fams.setdefault(r.row.family, []).append(r)
+    return f"This run set holds {len(recs)} runs: " + _and(
+        rs[0].row.name + (f' ({len(rs)} seeds)' if len(rs) > 1 else '') for rs in fams.values()) + '.'
+
+def lacking_sentence(recs: dict, profile: str, dataset: str) -> str:
+    "What the study's grid has and the run set lacks, by family and seed, with the commands that add it."
+    fams = {}
+    for r in GRIDS['all']: fams.setdefault(r.family, []).append(r)
+    absent = {f: [r for r in rs if r.name not in recs] for f, rs in fams.items()}
+    by = {}
+    for f, rs in absent.items():
+        if rs: by.setdefault((len(rs) == len(fams[f]), _seeds(rs)), []).append(f)
+    if not by: return "It holds every row of the study's grid."
+    words = [f"{_and(fs)} at {seeds}" if whole else f"{seeds} of {_and(fs)}" for (whole, seeds), fs in by.items()]
+    cmd = f'--profile {profile} --dataset {dataset} --grid all'
+    return f"It lacks {'; '.join(words)}: `vgg_sweep {cmd}`, then `vgg_build_report {cmd}`, add them."
 
 # %% ../nbs/08c_report.ipynb #f0e68348
 def _grad_gap(g08, g38) -> str:
     "How far plain VGG_38's first-layer gradient sits below VGG_08's, in words."
     if g08 is None or g38 is None: return 'not recorded'
-    if g38 == 0: return f"exactly 0: no gradient reached it at all (VGG\\_08's: {g08:.1e})"
+    if g38 == 0: return f"exactly 0: no gradient reached it at all (VGG_08's: {g08:.1e})"
     if g08 == 0: return "above the shallow network's, which was exactly 0"
     d = math.log10(g08 / g38)
     return f"{abs(d):.1f} orders of magnitude {'below' if d >= 0 else 'above'} the shallow network's"
@@ -115,7 +143,223 @@ def _grad_macros(recs: dict) -> str:
     s = _macro('GradFirstVGGEight', fmt(g08)) + _macro('GradFirstVGGThirtyEight', fmt(g38))
     s += _macro('GradFirstBN', fmt(gbn))
     decades = '$\\infty$' if g08 and g38 == 0 else f'{math.log10(g08 / g38):.1f}' if g08 and g38 else '--'
-    return s + _macro('GradDecades', decades) + _macro('GradGap', _grad_gap(g08, g38))
+    return s + _macro('GradDecades', decades) + _macro('GradGap', tex_text(_grad_gap(g08, g38)))
+
+def _outcome_macros(recs: dict, verdicts: dict) -> str:
+    "The problem section's sentences on plain VGG_38: whether it learned, whether its gradient vanished."
+    v = _Results(recs)
+    acc, loss = fmt_acc(v('VGG_38')), fmt_loss(v('VGG_38', 'train_loss'))
+    plain = {'held': f"while VGG_38 ends at {acc}% with a training loss of {loss}, the loss of a uniform guess over "
+                     "100 classes (ln 100 = 4.61)",
+             'did not hold': f"and VGG_38 reaches {acc}% with a training loss of {loss}: in this run set it learns"}
+    grad = {'held': "The gradient dies out on its way from the output to the input, so the early layers barely move "
+                    "from their initialisation.",
+            'did not hold': "Here the first-layer gradient is not three orders of magnitude below VGG_08's: by the "
+                            "test of the claims table it does not vanish."}
+    none = 'while VGG_38 has no finished run'
+    s = _macro('PlainOutcome', tex_text(plain.get(verdicts.get('PlainDoesNotLearn'), none)))
+    return s + _macro('GradientOutcome', tex_text(grad.get(verdicts.get('GradientsVanish'), '')))
+
+# %% ../nbs/08c_report.ipynb #1cf0db2f
+def _lr(x: float) -> str:
+    "A learning rate in words: 1e-4, 4.5e-2."
+    m, e = f'{x:.1e}'.split('e')
+    return f"{m.rstrip('0').rstrip('.')}e{int(e)}"
+
+def _findings(recs: dict, verdicts: dict) -> list:
+    "What the run set showed of the three phenomena, in words, from the claims' verdicts."
+    v = _Results(recs)
+    acc = lambda n: f"{fmt_acc(v(n))}% test accuracy"
+    g08, g38 = first_layer_grads(recs, 'VGG_08'), first_layer_grads(recs, 'VGG_38')
+    plain = {'held': f"plain VGG_38 stays at chance ({acc('VGG_38')})",
+             'did not hold': f"plain VGG_38 learns ({acc('VGG_38')})"}
+    grads = {'held': f"its first-layer gradient in epoch 1 is {_grad_gap(g08, g38)}",
+             'did not hold': f"its first-layer gradient in epoch 1 is only {_grad_gap(g08, g38)}"}
+    bn = {'held': f"with batch normalization it reaches {acc('BN-Baseline')}",
+          'did not hold': f"batch normalization does not make it train ({acc('BN-Baseline')})"}
+    return [plain.get(verdicts.get('PlainDoesNotLearn'), 'whether plain VGG_38 learns could not be judged'),
+            grads.get(verdicts.get('GradientsVanish'), 'whether its gradients vanish could not be judged'),
+            bn.get(verdicts.get('BNTrains'), 'whether batch normalization makes it train could not be judged')]
+
+def _sweeps(recs: dict) -> list:
+    "What the run set sweeps, in words: the learning rates, batch sizes and seeds of the table groups, and beyond."
+    vals = lambda g, f: sorted({getattr(recs[n].row, f) for n in _group(recs, g)})
+    lr, bs, seeds = vals('lr', 'lr'), vals('batch', 'batch_size'), vals('seed', 'seed')
+    out = [f"its learning rate (from {_lr(lr[0])} to {_lr(lr[-1])})"] if len(lr) > 1 else []
+    out += [f"its batch size (from {bs[0]} to {bs[-1]})"] if len(bs) > 1 else []
+    out += [f"its random seed ({_and(map(str, seeds))})"] if len(seeds) > 1 else []
+    models = {r.row.model for r in recs.values()}
+    kinds = (('residual connections', '_rc'), ('dense connections', '_dense'))
+    beyond = [w for w, m in kinds if any(m in x for x in models)]
+    beyond += ['statistics over three seeds for every model'] if len(seed_family(recs, 'VGG_38')) > 1 else []
+    return out + ([f"and extend the study with {_and(beyond)}"] if beyond else [])
+
+# %% ../nbs/08c_report.ipynb #31fb9522
+def _prose_macros(recs: dict, profile: str, dataset: str, claim_rows: list) -> str:
+    "The sentences of the abstract and the sections that depend on what the run set holds and showed."
+    verdicts = {c['key']: c['verdict'] for c in claim_rows}
+    fin = [r for r in recs.values() if r.finished]
+    p = fin[0].params if fin else None
+    data = {'synthetic': 'the built-in synthetic stand-in for CIFAR-100'}.get(dataset, _data_label(recs, dataset))
+    scale = f" ({p['epochs']} epochs, {p['sizes']['train']:,} training images)" if p else ''
+    sweeps = _sweeps(recs)
+    s = _macro('AbstractRun', tex_text(f"We re-run it on {data} at the {profile} profile{scale}. In this run set "
+                                      f"{_and(_findings(recs, verdicts))}."))
+    s += _macro('AbstractSweeps', tex_text(f"We then sweep {', '.join(sweeps[:-1])} {sweeps[-1]}." if len(sweeps) > 1
+                                           else f"We then sweep {sweeps[0]}." if sweeps else ''))
+    s += _macro('RunRows', tex_text(rows_sentence(recs)))
+    s += _macro('Lacking', tex_text(lacking_sentence(recs, profile, dataset)))
+    lr = sorted(_group(recs, 'lr'), key=lambda n: recs[n].row.lr)
+    lo, hi = (recs[lr[0]].row, recs[lr[-1]].row) if lr else (None, None)
+    span = f"from {_lr(lo.lr)} ({lo.name}) to {_lr(hi.lr)} ({hi.name})" if lr else ''
+    s += _macro('LrRange', tex_text(span))
+    s += _macro('BatchSizes', _and(str(b) for b in sorted({recs[n].row.batch_size for n in _group(recs, 'batch')})))
+    s += _macro('SeedList', _and(str(recs[n].row.seed) for n in _group(recs, 'seed')))
+    rem = [lab for lab, fam in REMEDIES.items() if lab != 'plain' and seed_family(recs, fam)]
+    s += _macro('RemediesPresent', tex_text(_and(rem) if rem else 'no remedy'))
+    return s + _outcome_macros(recs, verdicts)
+
+# %% ../nbs/08c_report.ipynb #21345f9c
+TABLES = {'tab_1_lr_loss': ('lr', 'loss'), 'tab_2_lr_acc': ('lr', 'acc'), 'tab_3_batch_loss': ('batch', 'loss'),
+          'tab_4_batch_acc': ('batch', 'acc'), 'tab_5_seed_loss': ('seed', 'loss'), 'tab_6_seed_acc': ('seed', 'acc')}
+SOURCES = {**{f: '08b_figures' for f in FIGURES}, **{t: '08_tables' for t in TABLES},   # file: the notebook it is from
+           'tab_extended': '08_tables', 'tab_paper_vs_ours': '08_tables', 'tab_provenance': '08_tables',
+           'tab_claims': '08a_verdicts', 'tab_remedies': '08a_verdicts'}
+
+def doc_url(notebook: str) -> str:
+    "The docs site's page of `notebook`: `<doc_host><doc_baseurl><notebook>.html` (settings.ini)."
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(project_root()/'settings.ini')
+    return f"{cfg['DEFAULT']['doc_host']}{cfg['DEFAULT']['doc_baseurl']}{notebook}.html"
+
+# %% ../nbs/08c_report.ipynb #89279339
+def shared_provenance(recs: dict) -> dict:
+    "The code version and device when every finished run shares them: said once, in the caption, not on every line."
+    t = provenance_table(recs)
+    vals = {c: set(t[c]) - {'--'} for c in ('code', 'device')}
+    return {c: v.pop() for c, v in vals.items() if len(v) == 1}
+
+# %% ../nbs/08c_report.ipynb #ac52bb73
+def _finished(recs, names) -> list: return [n for n in names if n in recs and recs[n].finished]
+
+def _group_caption(recs: dict, group: str, what: str) -> str:
+    "The caption of a group's figure: its settings that have a finished run, and the band of those with several."
+    sets = {n: [r for r in rs if r.finished] for n, rs in group_settings(recs, group).items()}
+    names = [n for n, rs in sets.items() if rs]
+    band = '; a setting with several seeds is their mean, with a band of ± one standard deviation'
+    return (f"Training (top) and validation (bottom) accuracy (%) per epoch of the {what} settings {_and(names)}"
+            + (band if any(len(sets[n]) > 1 for n in names) else '') + '.')
+
+def figure_captions(recs: dict) -> dict:
+    "Each figure's caption as plain text, naming only the rows it shows."
+    curves = [n + (' (VGG_38 with batch normalization)' if n == 'BN-Baseline' else '')
+              for n in _finished(recs, FIGURE_ROWS['fig_2_curves_vgg08_vgg38_bn'])]
+    flow = FIGURE_ROWS['fig_1_gradflow_vgg08_vgg38']
+    sides = [f'{n} ({side})' for n, side in zip(flow, ('left', 'right'))] if len(flow) == 2 else flow
+    seeds = [recs[n].row for n in _finished(recs, _group(recs, FIGURE_GROUPS['fig_6_seeds']))]
+    rem = [('plain VGG_38' if lab == 'plain' else lab) for lab, fam in REMEDIES.items()
+           if _finished(recs, [r.row.name for r in seed_family(recs, fam)[:1]])]
+    heat = _finished(recs, _heatmap_rows(recs))
+    return {
+        'fig_1_gradflow_vgg08_vgg38': f"Gradient flow of {_and(sides)}: the mean |grad| of every weight layer, from "
+                                      "the input to the output (labelled by stage), one line per epoch (colour); note "
+                                      "the logarithmic axes.",
+        'fig_2_curves_vgg08_vgg38_bn': (f"Loss (top) and accuracy (%, bottom) per epoch of {_and(curves)}; dashed: "
+                                        "training, solid: validation." if curves else
+                                        'No run of this figure finished.'),
+        'fig_3_gradflow_bn': "Gradient flow of BN-Baseline, VGG_38 with batch normalization after every convolution: "
+                             "the mean |grad| of every weight layer (the normalizations' scales among them), one line "
+                             "per epoch.",
+        'fig_4_lr': _group_caption(recs, FIGURE_GROUPS['fig_4_lr'], 'learning-rate'),
+        'fig_5_batch': _group_caption(recs, FIGURE_GROUPS['fig_5_batch'], 'batch-size'),
+        'fig_6_seeds': (f"Training (top) and validation (bottom) accuracy (%) per epoch of {seeds[0].name} at "
+                        f"{_seeds(seeds)}" + (", each a thin line, and their mean with a band of ± one standard "
+                                              "deviation." if len(seeds) > 1 else '.') if seeds else
+                        'No run of the seed group finished.'),
+        'fig_7_grad_heatmap': (f"log10 mean |grad| per weight layer (rows, input at the top, labelled by stage) and "
+                               f"epoch (columns), on one colour scale, for {_and(heat)}." if heat else
+                               'No run of this figure finished.'),
+        'fig_8_remedies': (f"The first convolution's mean |grad| per epoch (log axis, top) and the validation accuracy "
+                           f"(%, bottom) of {_and(rem)} at seed 0." if rem else 'No remedy run finished.')}
+
+# %% ../nbs/08c_report.ipynb #716b86ff
+def _table_caption(recs: dict, group: str, what: str, kind: str) -> str:
+    "The caption of a group's loss or accuracy table, with the seeds of a setting that has several."
+    head = {'loss': f"Loss of the {what} settings at the best epoch",
+            'acc': f"Accuracy (%) of the {what} settings at the best epoch, and the epochs to reach 40% and 45% "
+                   "validation accuracy"}[kind]
+    several = any(len(rs) > 1 for rs in group_settings(recs, group).values())
+    return head + ('; a setting with several seeds: the mean ± std of those that completed (seeds: completed/run)'
+                   if several else '') + '.'
+
+def _provenance_words(recs: dict) -> str:
+    "The provenance table's columns in words, and what every finished run shares (said once, not in every line)."
+    shared = shared_provenance(recs)
+    cols = [w for c, w in (('code', 'code version (*: uncommitted changes)'), ('device', 'device')) if c not in shared]
+    ran = [f"code {shared['code']}" if 'code' in shared else '', f"on {shared['device']}" if 'device' in shared else '']
+    s = _and(['its status', 'configuration hash', *cols, 'wall time'])
+    return s + (f"; every finished run ran {' '.join(w for w in ran if w)}" if shared else '') + '.'
+
+def table_captions(recs: dict, profile: str, dataset: str) -> dict:
+    "Each table's caption as plain text, naming only the rows it holds."
+    seeds = [recs[n].row for n in _group(recs, 'seed')]
+    rem = [lab for lab in remedies_table(recs).get('remedy', []) if lab != 'plain']
+    why = comparability(profile, dataset, not unofficial(recs), run_precision(recs))
+    caps = {t: _table_caption(recs, g, {'lr': 'learning-rate', 'batch': 'batch-size'}[g], k)
+            for t, (g, k) in TABLES.items() if g != 'seed'}
+    for t, what in (('tab_5_seed_loss', 'Loss'), ('tab_6_seed_acc', 'Accuracy (%)')):
+        caps[t] = (f"{what} of {seeds[0].name} at {_seeds(seeds)}, with their mean ± standard deviation." if seeds
+                   else f"{what} of the seed group, which has no row in this run set.")
+    return caps | {
+        'tab_extended': f"Every model of this run set over its seeds ({_and(extended_table(recs).model)}): the mean "
+                        "± std of the seeds that completed (seeds: completed/run); accuracy in %.",
+        'tab_remedies': f"Plain VGG_38{' and ' + _and(rem) if rem else ''} (mean ± std of the seeds that completed; "
+                        "accuracy in %; the first layer's mean |grad| in epoch 1, averaged over those seeds).",
+        'tab_paper_vs_ours': ("The seed report's numbers beside this run set's, for context only: they are not "
+                              f"compared, because this run set used {why}." if why else
+                              "The seed report against this run set: each compared number, the difference "
+                              "(ours − paper) and a verdict with the stated tolerance."),
+        'tab_claims': "The seed report's claims, judged from this run set, each by the test it states with its "
+                      "threshold; a best-setting claim the runs could not decide also states its power: the smallest "
+                      "true lead its test finds four times out of five, per competing setting with its real number of "
+                      "runs, and the seeds for every setting that would bring that under one point.",
+        'tab_provenance': "Every run of this run set: " + _provenance_words(recs)}
+
+# %% ../nbs/08c_report.ipynb #30e3d627
+def _caption_macros(recs: dict, profile: str, dataset: str) -> str:
+    "`caption@<file>` and `source@<file>` of every figure and table: its caption, and the link to its notebook's page."
+    caps, s = figure_captions(recs) | table_captions(recs, profile, dataset), ''
+    for f, cap in caps.items():
+        nb = SOURCES[f]
+        s += f'\\expandafter\\def\\csname caption@{f}\\endcsname{{{tex_text(cap)}}}\n'
+        s += f'\\expandafter\\def\\csname source@{f}\\endcsname{{\\href{{{doc_url(nb)}}}{{{tex_escape(nb)}}}}}\n'
+    return s
+
+# %% ../nbs/08c_report.ipynb #704343bd
+def numbers_tex(recs: dict, profile: str, dataset: str, run_set: str, claim_rows: list, paper: pd.DataFrame) -> str:
+    "The LaTeX source of `numbers.tex`."
+    s = header('report notebook', run_set) + _RES + _run_macros(recs) + '\\makeatother\n'
+    s += _setting_macros(recs, profile, dataset, run_set) + _prose_macros(recs, profile, dataset, claim_rows)
+    s += _macro('ChanceAcc', fmt_acc(CHANCE)) + _macro('TolAcc', f"{TOLERANCE['acc']:.1f}")
+    s += _macro('TolLoss', f"{TOLERANCE['loss']:.2f}")
+    vc, why = paper.verdict.value_counts(), comparability(profile, dataset, not unofficial(recs), run_precision(recs))
+    within, outside = int(vc.get('within', 0)), int(vc.get('outside', 0))
+    s += _macro('NumWithin', within) + _macro('NumOutside', outside) + _macro('NumCompared', len(paper))
+    s += _macro('StudyScope', tex_text(study_scope(profile, dataset, not unofficial(recs), run_precision(recs))))
+    if why: cmp = (f"on {tex_escape(why)} none of its {len(paper)} numbers is compared: the table shows them beside "
+                   f"this run set's for context")
+    else: cmp = (f"{within} of {len(paper)} comparisons fall within it and {outside} outside "
+                 f"(the rest are missing or diverged)")
+    s += _macro('PaperComparison', cmp)
+    spread = _Results(recs).spread()
+    s += _macro('SeedSpread', f'{100 * spread:.2f}' if spread is not None else '--')
+    s += _macro('VerdictLevel', f'{100 * LEVEL:.0f}') + _macro('VerdictMetric', METRICS[METRIC])
+    for c in claim_rows:
+        k, missing = c['key'], c['verdict'] == 'missing'
+        s += _macro(f'Claim{k}Prose', f"could not be judged ({tex_text(c['evidence'])})" if missing else c['verdict'])
+        s += _macro(f'Claim{k}Verdict', c['verdict'])
+        s += _macro(f'Claim{k}Evidence', tex_text(c['evidence']))
+    return s + _grad_macros(recs) + _caption_macros(recs, profile, dataset)
 
 # %% ../nbs/08c_report.ipynb #ab2c91c9
 def _run_macros(recs: dict) -> str:
@@ -134,14 +378,30 @@ def _run_macros(recs: dict) -> str:
         for k, v in vals.items(): s += f'\\expandafter\\def\\csname res@{name}@{k}\\endcsname{{{v}}}\n'
     return s
 
+# %% ../nbs/08c_report.ipynb #bcd1e1c4
+def latex_floats(tex=None) -> list:
+    "The report's figures and tables in the PDF's order: `(kind, file, label)` of each `\\autofigure`/`\\autotable`."
+    tex = Path(tex) if tex else project_root()/'report'/'report.tex'
+    return re.findall(r'\\auto(figure|table)\{([^}]*)\}\{([^}]*)\}', tex.read_text())
+
+def manifest(recs: dict, profile: str, dataset: str, run_set: str, claim_rows: list) -> dict:
+    "What the docs site's report page shows: run set, caveat, each figure and table (PDF order) and the claims."
+    from vgg_report import __version__
+    caps = figure_captions(recs) | table_captions(recs, profile, dataset)
+    floats = lambda kind: [{'label': label, 'file': f, 'caption': caps[f], 'notebook': SOURCES[f]}
+                           for k, f, label in latex_floats() if k == kind]
+    return {'generated_by': f'vgg_report {__version__} (report notebook, nbs/report.ipynb)', 'run_set': run_set,
+            'caveat': caveat(recs, profile, dataset), 'figures': floats('figure'), 'tables': floats('table'),
+            'claims': [{'claim': c['claim'], 'test': c['rule'], 'verdict': c['verdict'], 'evidence': c['evidence']}
+                       for c in claim_rows]}
+
 # %% ../nbs/08c_report.ipynb #ff190779
-TABLES = {'tab_1_lr_loss': ('lr', 'loss'), 'tab_2_lr_acc': ('lr', 'acc'), 'tab_3_batch_loss': ('batch', 'loss'),
-          'tab_4_batch_acc': ('batch', 'acc'), 'tab_5_seed_loss': ('seed', 'loss'), 'tab_6_seed_acc': ('seed', 'acc')}
 LATEX_SOURCES = ('report.tex', 'references.bib')
-_CLAIM_COLUMNS = 'p{0.28\\linewidth}p{0.40\\linewidth}p{0.15\\linewidth}'
+_RAGGED = '>{{\\raggedright\\arraybackslash}}p{{{}\\textwidth}}'
+_CLAIM_COLUMNS = _RAGGED.format(0.15) + _RAGGED.format(0.38) + 'l' + _RAGGED.format(0.22)
 
 def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict:
-    "Write figures, tables, numbers and provenance for `recs`; return what was written."
+    "Write figures, tables, numbers, provenance and the manifest for `recs`; return what was written."
     out = Path(out) if out else project_root()
     figs, rep = out/'figures', out/'report'
     (rep/'tables').mkdir(parents=True, exist_ok=True)
@@ -159,15 +419,17 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
         table(name, df, midrules=(len(df) - 1,) if group == 'seed' else ())
     table('tab_extended', extended_table(recs))
     paper = paper_vs_ours(recs, profile, dataset)
-    table('tab_paper_vs_ours', paper_table(paper), 'llrrrl')
+    comparable = not comparability(profile, dataset, not unofficial(recs), run_precision(recs))
+    table('tab_paper_vs_ours', paper_table(paper, comparable), 'llrrrl' if comparable else None)
     claim_rows = claims(recs)
-    cdf = pd.DataFrame([{'claim of the seed report': c['claim'], 'test': c['rule'], 'verdict': c['verdict']}
-                        for c in claim_rows])
-    table('tab_claims', cdf, _CLAIM_COLUMNS)
+    table('tab_claims', claims_table(claim_rows), _CLAIM_COLUMNS)
     table('tab_remedies', remedies_table(recs), 'llrrrrr')
-    table('tab_provenance', provenance_table(recs), 'llllll')
-    verdict = _macro('RemediesVerdict', tex_escape(remedies_verdict(recs)))
+    prov = provenance_table(recs).drop(columns=list(shared_provenance(recs)))
+    table('tab_provenance', prov, 'l' * prov.shape[1])
+    verdict = _macro('RemediesVerdict', tex_text(remedies_verdict(recs)))
     write('numbers.tex', numbers_tex(recs, profile, dataset, run_set, claim_rows, paper) + verdict)
+    write('manifest.json', json.dumps(manifest(recs, profile, dataset, run_set, claim_rows), indent=1,
+                                      ensure_ascii=False) + '\n')
     return dict(files=written, claims=claim_rows, paper=paper)
 
 # %% ../nbs/08c_report.ipynb #1dacd2a9
@@ -190,6 +452,16 @@ def build_pdf(out=None, quiet: bool = True) -> Path:
         err = next((line for line in log.splitlines() if line.startswith('!')), 'see report.log')
         raise UserError(f"LaTeX failed on {rep/'report.tex'}: {err}; full log in {rep/'report.log'}")
     return rep/'report.pdf'
+
+# %% ../nbs/08c_report.ipynb #74211a84
+def number_floats(out=None) -> dict:
+    "Add to `<out>/report/manifest.json` the number LaTeX gave each figure and table (from `report.aux`); the manifest."
+    rep = (Path(out) if out else project_root())/'report'
+    labels = dict(re.findall(r'\\newlabel\{([^}]*)\}\{\{([^}]*)\}', (rep/'report.aux').read_text(errors='replace')))
+    m = json.loads((rep/'manifest.json').read_text())
+    for f in m['figures'] + m['tables']: f['number'] = labels[f['label']]
+    (rep/'manifest.json').write_text(json.dumps(m, indent=1, ensure_ascii=False) + '\n')
+    return m
 
 # %% ../nbs/08c_report.ipynb #df8735b0
 REPORT_NB = 'report.ipynb'
@@ -232,4 +504,5 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto, full
         raise UserError(f"the report notebook failed ({e.ename}: {' '.join(str(e.evalue).split())}); "
                         f"see {executed}") from None
     pdf = build_pdf(root)
+    number_floats(root)
     print(f"PDF: {pdf}")

@@ -349,7 +349,7 @@ def _best_evidence(v, group, param):
     return comparison_text(_compare(v, group), 'BN-Baseline', lambda n: f'{n} ({param(v.row(n))})')
 
 def _best_rule(what, group):
-    "The test of a best-setting claim in words, with the run set's threshold and power when `v` is given."
+    "The test of a best-setting claim in words, with the run set's threshold when `v` is given (its power: `verdicts`)."
     def rule(v=None):
         s = (f"BN-Baseline's mean {METRICS[METRIC]} over its seeds leads every other {what}'s by more than the "
              f"threshold of a one-sided t-test at level {LEVEL:.0%}, Bonferroni over the settings "
@@ -358,9 +358,7 @@ def _best_rule(what, group):
         if c is None or not c.thresholds: return s
         lo, hi = min(c.thresholds.values()), max(c.thresholds.values())
         here = f": here {lo:.2f} points" + (f" to {hi:.2f}" if hi - lo >= 0.005 else '')
-        power = max(detectable(c).values())
-        return (s + here + f" ({c.df} degrees of freedom); a true lead of {power:.2f} points is found "
-                "four times out of five")
+        return s + here + f" ({c.df} degrees of freedom)"
     return rule
 
 # %% ../nbs/03c_study.ipynb #3346a994

@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pandas as pd
 from .models import create_model, count_params
-from .study import CLAIMS, REMEDIES, METRIC, DIVERGED, PENDING, compare_settings, comparison_text
+from .study import (CLAIMS, REMEDIES, METRIC, DIVERGED, PENDING, TARGET_LEAD, Comparison, compare_settings,
+                              comparison_text, detectable, seeds_needed, _compare, _percent, _runs)
 from .tables import _group, _complete, mean_std, seed_family
 
 # %% auto #0
-__all__ = ['first_layer_grads', 'claims', 'remedies_table', 'remedies_verdict']
+__all__ = ['first_layer_grads', 'power_text', 'claims', 'claims_table', 'remedies_table', 'remedies_verdict']
 
 # %% ../nbs/08a_verdicts.ipynb #8a8fee85
 def _val(recs, name, key=METRIC):
@@ -61,11 +62,26 @@ class _Results:
         acc = [self(n) for n in self.group('seed') if self(n) is not None]
         return float(np.std(acc, ddof=1)) if len(acc) > 1 else None
 
+# %% ../nbs/08a_verdicts.ipynb #f99d09ab
+def power_text(c: Comparison, base: str = 'BN-Baseline') -> str:
+    "What `c`'s test could find, in points: per competitor (real run counts) the lead found 4 times in 5; seeds needed."
+    p = _percent(c)
+    found = detectable(p)
+    if not found: return ''
+    by = {}
+    for n, d in found.items(): by.setdefault((f'{d:.2f}', len(p.others[n])), []).append(n)
+    leads = '; '.join(f"{d} points over {', '.join(ns)} ({_runs(k)}{' each' if len(ns) > 1 else ''})"
+                      for (d, k), ns in by.items())
+    n, size = seeds_needed(p, 100 * TARGET_LEAD), f'{100 * TARGET_LEAD:.2f} point'
+    more = (f"{n} seeds for every setting would bring it under {size}" if n else
+            f"not even 1,000 seeds for every setting would bring it under {size}")
+    return f"against {base}'s {_runs(len(p.base))}, the smallest lead found four times out of five: {leads}; {more}"
+
 # %% ../nbs/08a_verdicts.ipynb #cf7f9d21
 _VERDICT = {True: 'held', False: 'did not hold', None: 'not distinguishable'}
 
 def claims(recs: dict) -> list:
-    "The seed report's claims, each `{key, claim, rule, verdict, evidence}`; `rule` states the run set's threshold."
+    "The claims, each `{key, claim, rule, verdict, evidence, power}`: `rule` with its threshold, `power` if undecided."
     v, out = _Results(recs), []
     for c in CLAIMS:
         need = [*c.rows, *(n for g in c.groups for n in v.group(g))]
@@ -77,8 +93,16 @@ def claims(recs: dict) -> list:
             t = c.test(v)
             verdict, evidence = t if isinstance(t, str) else _VERDICT[t], c.evidence(v)
         rule = c.rule(v if ready and all(recs[n].finished for n in need) else None) if callable(c.rule) else c.rule
-        out.append(dict(key=c.key, claim=c.text, rule=rule, verdict=verdict, evidence=evidence))
+        power = power_text(_compare(v, c.groups[0])) if c.groups and verdict == 'not distinguishable' else ''
+        out.append(dict(key=c.key, claim=c.text, rule=rule, verdict=verdict, evidence=evidence, power=power))
     return out
+
+# %% ../nbs/08a_verdicts.ipynb #b38e4904
+def claims_table(claim_rows: list) -> pd.DataFrame:
+    "The report's table of the claims: each with its test and threshold, its verdict, the power of an undecided one."
+    return pd.DataFrame([{'claim of the seed report': c['claim'], 'test and threshold': c['rule'],
+                          'verdict': c['verdict'], 'power of an undecided test': c['power'] or '--'}
+                         for c in claim_rows])
 
 # %% ../nbs/08a_verdicts.ipynb #5b8542ab
 def _first_grad(rs):
@@ -127,8 +151,10 @@ def remedies_verdict(recs: dict) -> str:
     fams = {label: seed_family(recs, fam) for label, fam in REMEDIES.items()}
     not_run = [lab for lab in REMEDIES if not any(r.finished for r in fams[lab])]
     judged = [lab for lab in REMEDIES if lab != 'plain' and fams[lab]]       # every remedy in the run set
-    if 'plain' in not_run or len([lab for lab in judged if lab not in not_run]) < 2:
-        return f"could not be judged: the run set has no finished run of {', '.join(not_run)}"
+    ran = [lab for lab in judged if lab not in not_run]
+    if 'plain' in not_run or len(ran) < 2:
+        return (f"could not be judged: it needs plain VGG_38 and at least two remedies with a finished run, and this "
+                f"run set has {' and '.join([*(['plain VGG_38'] if 'plain' not in not_run else []), *ran]) or 'none'}")
     runs, n_eval = {lab: _by_seed(fams[lab]) for lab in judged}, _n_eval([r for rs in fams.values() for r in rs])
     cmp = {lab: compare_settings(runs[lab], {o: runs[o] for o in judged if o != lab}, n_eval) for lab in judged}
     top = max(judged, key=lambda lab: cmp[lab].mean() or 0.0)
@@ -143,6 +169,4 @@ def remedies_verdict(recs: dict) -> str:
     below = [lab for lab in judged if cmp[lab].base and plain is not None and 100 * cmp[lab].mean() < plain]
     if below:
         s += f"; below plain VGG_38's {plain:.2f}%: " + ', '.join(f'{b} ({100 * cmp[b].mean():.2f}%)' for b in below)
-    s += _gradient_words({lab: _first_grad(_complete(rs)) for lab, rs in fams.items()})
-    missing = [lab for lab in REMEDIES if not fams[lab]]
-    return s + (f"; not in this run set: {', '.join(missing)}" if missing else '')
+    return s + _gradient_words({lab: _first_grad(_complete(rs)) for lab, rs in fams.items()})
