@@ -76,19 +76,21 @@ site: install
 PROFILE ?= auto
 DATASET ?= auto
 GRID ?= paper
-RUN_SET_ARGS = --profile $(PROFILE) --dataset $(DATASET) --grid $(GRID) $(if $(PRECISION),--precision $(PRECISION)) \
-	$(if $(THREADS),--threads $(THREADS)) $(if $(DEVICE),--device $(DEVICE)) $(if $(RUNS_DIR),--runs_dir $(RUNS_DIR))
+RUN_SET_ARGS = $(strip --profile $(PROFILE) --dataset $(DATASET) --grid $(GRID) $(if $(PRECISION),--precision $(PRECISION)) \
+	$(if $(THREADS),--threads $(THREADS)) $(if $(DEVICE),--device $(DEVICE)) $(if $(RUNS_DIR),--runs_dir $(RUNS_DIR)))
 # The options of SWEEP_ARGS that name the run set (e.g. SWEEP_ARGS='--profile smoke --grid mine.csv'), for the report too.
-SAME_RUN_SET = printf '%s\n' $(SWEEP_ARGS) | awk -v names=' profile dataset grid precision threads device runs_dir data_dir ' \
-	'take {print; take = 0; next} /^--/ {o = substr($$0, 3); sub(/=.*/, "", o); if (index(names, " " o " ")) {print; take = !/=/}}'
+SAME_RUN_SET = $(shell printf '%s\n' $(SWEEP_ARGS) | awk -v names=' profile dataset grid precision threads device runs_dir data_dir ' \
+	'take {print; take = 0; next} /^--/ {o = substr($$0, 3); sub(/=.*/, "", o); if (index(names, " " o " ")) {print; take = !/=/}}')
 
 # TensorBoard on the run set of those options (RUN_SET=runs/<run set> names a folder instead), on 127.0.0.1 and a free port (or
 # BOARD_PORT=...). It says first which run sets the runs folder holds (rows finished of each) and which one it shows; then its
 # address (the first line of its output), and runs until Ctrl-C.
-BOARD_SET := import os, sys; from pathlib import Path; from vgg_report.runset import plan, say_run_sets; e = os.environ; \
-	d = Path(e['RUN_SET']).resolve() if e['RUN_SET'] else plan(e['GRID'], profile=e['PROFILE'], dataset=e['DATASET'], \
-	runs_dir=e['RUNS_DIR'] or None, device=e['DEVICE'] or 'auto', precision=e['PRECISION'] or 'fp32', threads=e['THREADS'] or 1, \
-	quiet=True, reading=True)[0].folder.parent; print(say_run_sets(d, d.parent, make=True), file=sys.stderr); print(d)
+BOARD_SET := import os, sys; from pathlib import Path; from vgg_report.core import cli_errors; \
+	from vgg_report.runset import plan, say_run_sets; e = os.environ; \
+	d = Path(e['RUN_SET']).resolve() if e['RUN_SET'] else cli_errors(plan)(e['GRID'], profile=e['PROFILE'], \
+	dataset=e['DATASET'], runs_dir=e['RUNS_DIR'] or None, device=e['DEVICE'] or 'auto', precision=e['PRECISION'] or 'fp32', \
+	threads=e['THREADS'] or 1, quiet=True, reading=True)[0].folder.parent; \
+	print(say_run_sets(d, d.parent, make=True), file=sys.stderr); print(d)
 FREE_PORT := import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])
 board: install
 	@dir="$$(RUN_SET='$(RUN_SET)' GRID='$(GRID)' PROFILE='$(PROFILE)' DATASET='$(DATASET)' RUNS_DIR='$(RUNS_DIR)' DEVICE='$(DEVICE)' \
@@ -102,8 +104,8 @@ board: install
 # smoke report in minutes. Resumable: run it again after a stop. SWEEP_ARGS go to the sweep (e.g. '--jobs 1'), and those of them
 # that name the run set go to the report too; REPORT_OUT writes figures/ and report/ under another folder.
 report: install
-	$(VENV)/bin/vgg_sweep $(RUN_SET_ARGS) $(SWEEP_ARGS)
-	$(VENV)/bin/vgg_build_report $(RUN_SET_ARGS) $$($(SAME_RUN_SET)) $(if $(REPORT_OUT),--out $(REPORT_OUT))
+	$(VENV)/bin/vgg_sweep $(strip $(RUN_SET_ARGS) $(SWEEP_ARGS))
+	$(VENV)/bin/vgg_build_report $(strip $(RUN_SET_ARGS) $(SAME_RUN_SET) $(if $(REPORT_OUT),--out $(REPORT_OUT)))
 
 # JupyterLab on the notebooks, started in nbs/ (its root) with the project's server configuration, .jupyter/ (nbdev's pre-save hook:
 # a notebook only opened, then autosaved, is saved as it was committed).
