@@ -109,7 +109,9 @@ _REPORT = """return {text: document.querySelector('article').innerText,
                     figures: Array.from(document.querySelectorAll('figure')).map(f => [f.id, f.querySelector('img').naturalWidth,
                              Array.from(f.querySelectorAll('a')).map(a => a.href)])}"""
 
-def _flat(s) -> str: return ' '.join(str(s).split())
+def _flat(s) -> str:
+    "Text as compared: whitespace one space, and Sphinx's typographic quotes (LaTeX prints them too) as plain ones."
+    return ' '.join(str(s).translate(str.maketrans("‘’“”", "''\"\"")).split())
 
 @pytest.mark.slow
 def test_site_in_a_browser(tmp_path, browser, report_to_show):
@@ -275,7 +277,9 @@ def test_tensorboard_shows_two_rows_in_a_browser(paper, tmp_path, browser):
         _wait_for(lambda: all(x in body() for x in ('TABLE VIEW', 'VGG_08', 'BN-Baseline', 'vgg38_bn', RESULTS['test_acc'])),
                   'the HParams table of both rows')
         if SHOTS:
+            browser.set_window_size(1800, 900)                            # wide enough for the results' columns too
             time.sleep(2)
             browser.save_screenshot(str(Path(SHOTS)/'tensorboard_hparams.png'))
+            browser.set_window_size(1200, 900)
     finally:
         os.killpg(p.pid, signal.SIGTERM); p.wait(timeout=30)
