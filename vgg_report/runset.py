@@ -15,7 +15,7 @@ from .models import create_model, check_model, count_params
 from .hooks import weight_params
 from .config import RunConfig, select_rows, build_config, resolve_profile, run_folder, device_kind
 from .study import Row, GRIDS, ROWS, check_study
-from .rundir import RunDir, FINISHED, PARAMS
+from .rundir import RunDir, FINISHED, PARAMS, METRICS
 
 # %% auto #0
 __all__ = ['TOY_ACC', 'TOY_DROP', 'Job', 'plan', 'grid_status', 'run_sets', 'say_run_sets', 'vgg_status', 'RunRecord',
@@ -66,9 +66,10 @@ def grid_status(jobs: list) -> pd.DataFrame:
 # %% ../nbs/06a_runset.ipynb #a14c2c0b
 _IDENTITY = ('profile', 'dataset', 'precision', 'device', 'threads')   # the options that name a run set
 
-def _finished(run: RunDir) -> bool:
-    try: return (run.metrics or {}).get('status') in FINISHED
-    except (ValueError, OSError, UserError): return False               # unreadable: not finished
+def _readable(run: RunDir, name: str) -> dict:
+    "The run's JSON file `name`, or {} when it is missing or cannot be read (a listing never stops at one bad file)."
+    try: return run.read(name) or {}
+    except (ValueError, OSError, UserError): return {}
 
 def run_sets(runs_dir=None) -> pd.DataFrame:
     "Every run set under the runs folder, read-only: its rows with a folder, those finished, and the options naming it."
@@ -76,8 +77,9 @@ def run_sets(runs_dir=None) -> pd.DataFrame:
     for d in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         runs = [RunDir(r) for r in sorted(d.iterdir()) if r.is_dir() and '.' not in r.name and (r/PARAMS).exists()]
         if not runs: continue
-        p = runs[0].params
-        out.append(dict(run_set=d.name, rows=len(runs), finished=sum(map(_finished, runs)), profile=p.get('profile'),
+        p = next((p for p in (_readable(r, PARAMS) for r in runs) if p), {})
+        done = sum(_readable(r, METRICS).get('status') in FINISHED for r in runs)
+        out.append(dict(run_set=d.name, rows=len(runs), finished=done, profile=p.get('profile'),
                         dataset=p.get('dataset'), precision=p.get('precision', 'fp32'),
                         device=str(p.get('resolved_device', 'cpu')).split(':')[0], threads=p.get('threads', 1)))
     return pd.DataFrame(out, columns=['run_set', 'rows', 'finished', *_IDENTITY])
