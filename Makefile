@@ -70,23 +70,42 @@ docs: install
 site: install
 	$(TEST_ENV) $(PY) scripts/site.py
 
-# TensorBoard on a run set (the default one, that `make report` sweeps, unless RUN_SET=runs/<run set>, e.g. runs/quick-synthetic), on 127.0.0.1
-# and a free port (or BOARD_PORT=...); it prints the address and runs until Ctrl-C.
-DEFAULT_RUN_SET := from vgg_report.config import resolve_profile, run_set_dir; \
-	from vgg_report.data import resolve_dataset; \
-	print(run_set_dir(None, resolve_profile('auto', quiet=True), resolve_dataset('auto', quiet=True), 'fp32', 'auto'))
+# The run set a target works on. `make report`, `make board` (and `vgg_status`, `vgg_build_report`) take the same options, so that
+# the report is built from, and TensorBoard shows, the run set that was swept: PROFILE (auto: full on a GPU, quick on a CPU; smoke
+# for a report in minutes), DATASET, GRID and, when given, PRECISION, THREADS, DEVICE, RUNS_DIR.
+PROFILE ?= auto
+DATASET ?= auto
+GRID ?= paper
+RUN_SET_ARGS = $(strip --profile $(PROFILE) --dataset $(DATASET) --grid $(GRID) $(if $(PRECISION),--precision $(PRECISION)) \
+	$(if $(THREADS),--threads $(THREADS)) $(if $(DEVICE),--device $(DEVICE)) $(if $(RUNS_DIR),--runs_dir $(RUNS_DIR)))
+# The options of SWEEP_ARGS that name the run set (e.g. SWEEP_ARGS='--profile smoke --grid mine.csv'), for the report too.
+SAME_RUN_SET = $(shell printf '%s\n' $(SWEEP_ARGS) | awk -v names=' profile dataset grid precision threads device runs_dir data_dir ' \
+	'take {print; take = 0; next} /^--/ {o = substr($$0, 3); sub(/=.*/, "", o); if (index(names, " " o " ")) {print; take = !/=/}}')
+
+# TensorBoard on the run set of those options (RUN_SET=runs/<run set> names a folder instead), on 127.0.0.1 and a free port (or
+# BOARD_PORT=...). It says first which run sets the runs folder holds (rows finished of each) and which one it shows; then its
+# address (the first line of its output), and runs until Ctrl-C.
+BOARD_SET := import os, sys; from pathlib import Path; from vgg_report.core import cli_errors; \
+	from vgg_report.runset import plan, say_run_sets; e = os.environ; \
+	d = Path(e['RUN_SET']).resolve() if e['RUN_SET'] else cli_errors(plan)(e['GRID'], profile=e['PROFILE'], \
+	dataset=e['DATASET'], runs_dir=e['RUNS_DIR'] or None, device=e['DEVICE'] or 'auto', precision=e['PRECISION'] or 'fp32', \
+	threads=e['THREADS'] or 1, quiet=True, reading=True)[0].folder.parent; \
+	print(say_run_sets(d, d.parent, make=True), file=sys.stderr); print(d)
 FREE_PORT := import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])
 board: install
-	@dir="$${RUN_SET:-$$($(PY) -c "$(DEFAULT_RUN_SET)")}"; port="$${BOARD_PORT:-$$($(PY) -c "$(FREE_PORT)")}"; \
+	@dir="$$(RUN_SET='$(RUN_SET)' GRID='$(GRID)' PROFILE='$(PROFILE)' DATASET='$(DATASET)' RUNS_DIR='$(RUNS_DIR)' DEVICE='$(DEVICE)' \
+	  PRECISION='$(PRECISION)' THREADS='$(THREADS)' $(PY) -c "$(BOARD_SET)")" || exit 2; \
+	port="$${BOARD_PORT:-$$($(PY) -c "$(FREE_PORT)")}"; \
 	mkdir -p "$$dir"; echo "TensorBoard on $$dir: http://127.0.0.1:$$port/ (Ctrl-C stops it)"; \
 	exec $(VENV)/bin/tensorboard --logdir "$$dir" --host 127.0.0.1 --port "$$port" --reload_interval 5
 
-# The whole study and its PDF: the auto profile (full on a GPU, quick on a CPU) on the auto dataset
-# (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in). Resumable: run it again after a stop.
-# A `--grid FILE` in SWEEP_ARGS goes on to the report too, so that the file's rows reach its tables and figures.
+# The whole study and its PDF, on the run set of the options above: by default the auto profile (full on a GPU, quick on a CPU) on
+# the auto dataset (CIFAR-100 when it is in data/ or downloadable, else the synthetic stand-in); `make report PROFILE=smoke` is a
+# smoke report in minutes. Resumable: run it again after a stop. SWEEP_ARGS go to the sweep (e.g. '--jobs 1'), and those of them
+# that name the run set go to the report too; REPORT_OUT writes figures/ and report/ under another folder.
 report: install
-	$(VENV)/bin/vgg_sweep --profile auto --dataset auto $(SWEEP_ARGS)
-	$(VENV)/bin/vgg_build_report --profile auto --dataset auto $$(printf '%s\n' $(SWEEP_ARGS) | awk 'g {print "--grid", $$0; exit} $$0 == "--grid" {g = 1}')
+	$(VENV)/bin/vgg_sweep $(strip $(RUN_SET_ARGS) $(SWEEP_ARGS))
+	$(VENV)/bin/vgg_build_report $(strip $(RUN_SET_ARGS) $(SAME_RUN_SET) $(if $(REPORT_OUT),--out $(REPORT_OUT)))
 
 # JupyterLab on the notebooks, started in nbs/ (its root) with the project's server configuration, .jupyter/ (nbdev's pre-save hook:
 # a notebook only opened, then autosaved, is saved as it was committed).

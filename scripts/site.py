@@ -1,7 +1,8 @@
-"""Build the docs site into `_site/html` (`make site`): the library notebooks (nbs/[0-9]*.ipynb) with their committed outputs, never
-executed; an API page per module from its docstrings; the README and the study's description (nbs/the_study.md); the last report's
-PDF and figures when they exist. Sphinx with
-myst-nb, offline. The pages' sources are assembled in `_site/src` first: nbdev's `#|` directive lines and `#| hide` cells are left out."""
+"""Build the docs site into `_site/html` (`make site`): the library notebooks (nbs/[0-9]*.ipynb) with their committed
+outputs, never executed; an API page per module from its docstrings; the README and the study's description
+(nbs/the_study.md); the last report as its PDF shows it (from report/manifest.json: its caveat, figures, tables and
+claims) when there is one. Sphinx with myst-nb, offline. The pages' sources are assembled in `_site/src` first:
+nbdev's `#|` directive lines and `#| hide` cells are left out."""
 import argparse, json, shutil, subprocess, sys
 from pathlib import Path
 
@@ -25,18 +26,172 @@ def clean_notebook(src: Path, dst: Path):
         cells.append({**c, 'source': ''.join(lines)})
     dst.write_text(json.dumps({**nb, 'cells': cells}, indent=1))
 
+# The report page: the PDF's twin, made from report/manifest.json, which `vgg_build_report` writes: the first
+# page's box, every figure and table with its number, caption and the notebook that makes it, the claims with their
+# verdicts, in the PDF's order. The tables are the PDF's own booktabs bodies (report/tables/*.tex) turned into HTML:
+# the same rows, numbers and words as the PDF, and no second writer of tables to drift from it. A LaTeX command the
+# reader below does not know stops the build with its name; it never shows as raw LaTeX.
+
+MANIFEST = 'report/manifest.json'
+_MD_SPECIAL = set('\\`*_{}[]()<>#+-.!|~$^&:%=@/;?"\'')
+
+def md_text(s: str) -> str:
+    "Plain text `s` as Markdown that shows it verbatim: ASCII punctuation backslash-escaped, whitespace one space."
+    return ''.join('\\' + c if c in _MD_SPECIAL else c for c in ' '.join(str(s).split()))
+
+def _group(s: str, i: int) -> tuple:
+    "The brace group `{...}` at `s[i]` (after spaces): its inside and the index after it."
+    while s[i] == ' ': i += 1
+    if s[i] != '{': raise ValueError(f'expected {{ at {s[i:i + 20]!r}')
+    depth, j = 0, i
+    while j < len(s):
+        if s[j] == '\\':
+            j += 2
+            continue
+        depth += {'{': 1, '}': -1}.get(s[j], 0)
+        if depth == 0: return s[i + 1:j], j + 1
+        j += 1
+    raise ValueError(f'unbalanced braces in {s[i:i + 40]!r}')
+
+def _split(s: str, sep: str) -> list:
+    "`s` split at `sep` outside braces and not escaped (`\\&` stays a character)."
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(s):
+        if s.startswith(sep, i):
+            if depth == 0: out, start = out + [s[start:i]], i + len(sep)
+            i += len(sep)
+        elif s[i] == '\\': i += 2
+        else: depth, i = depth + {'{': 1, '}': -1}.get(s[i], 0), i + 1
+    return out + [s[start:]]
+
+_CHARS = {r'\_': '_', r'\%': '%', r'\&': '&', r'\#': '#', r'\$': '$', r'\{': '{', r'\}': '}', r'\textbackslash': '\\',
+          r'\textbar': '|', r'\ldots': '…', r'\dots': '…', r'\,': '\u2009', r'\ ': ' ', r'\;': ' ', r'\!': '',
+          r'\times': '×', r'\pm': '±', r'\cdot': '·', r'\le': '≤', r'\leq': '≤', r'\ge': '≥', r'\geq': '≥',
+          r'\approx': '≈', r'\sim': '~', r'\infty': '∞', r'\log': 'log', r'\ln': 'ln', r'\mid': '|'}
+_WRAP = {'textbf': 'strong', 'emph': 'em', 'textit': 'em', 'texttt': 'code', 'textsuperscript': 'sup',
+         'textsubscript': 'sub', 'mathrm': None, 'text': None, 'ensuremath': None, 'mbox': None, 'textrm': None,
+         'makecell': None}
+
+def latex_cell(s: str, where: str = '') -> str:
+    "One table cell's LaTeX as HTML (escaped); a command it does not know raises ValueError naming it."
+    import html, re
+    out, i, s = [], 0, s.strip()
+    while i < len(s):
+        if s.startswith('---', i): out, i = out + ['—'], i + 3
+        elif s.startswith('--', i): out, i = out + ['–'], i + 2
+        elif s[i] == '~': out, i = out + ['\u00a0'], i + 1
+        elif s[i] == '$':                                   # math: its symbols as characters, ^ and _ as sup and sub
+            j = s.index('$', i + 1)
+            math = re.sub(r'\^\{([^{}]*)\}|\^(\w)', r'\\textsuperscript{\1\2}', s[i + 1:j])
+            out, i = out + [latex_cell(re.sub(r'_\{([^{}]*)\}|_(\w)', r'\\textsubscript{\1\2}', math), where)], j + 1
+        elif s[i] == '\\':
+            cmd = re.match(r'\\([A-Za-z]+|.)', s[i:]).group(0)
+            i += len(cmd)
+            if cmd == '\\\\': out.append('<br>')
+            elif cmd in _CHARS: out.append(html.escape(_CHARS[cmd]))
+            elif cmd[1:] in _WRAP:
+                inner, i = _group(s, i)
+                tag, body = _WRAP[cmd[1:]], latex_cell(inner, where)
+                out.append(f'<{tag}>{body}</{tag}>' if tag else body)
+            else: raise ValueError(f'{where}: the site cannot show the LaTeX command {cmd}: teach it to latex_cell')
+        elif s[i] in '{}': i += 1
+        else: out, i = out + [html.escape(s[i])], i + 1
+    return ''.join(out)
+
+_RULE = r'\\(toprule|midrule|bottomrule|hline|cmidrule|addlinespace)(\([a-z]*\))?(\{[^}]*\}|\[[^]]*\])?'
+
+def _cells(text: str, where: str) -> list:
+    "A row's cells as `(columns spanned, HTML)`."
+    import re
+    out = []
+    for c in _split(text, '&'):
+        m = re.match(r'\s*\\multicolumn', c)
+        if m is None:
+            out.append((1, latex_cell(c, where)))
+            continue
+        n, j = _group(c, m.end())
+        inner, _ = _group(c, _group(c, j)[1])                     # past the column's alignment
+        out.append((int(n), latex_cell(inner, where)))
+    return out
+
+def _html_rows(tag: str, rows: list) -> str:
+    cell = lambda n, c: f'<{tag}' + (f' colspan="{n}"' if n > 1 else '') + f'>{c}</{tag}>'
+    rule = ' style="border-top: 1.5px solid"'                         # the body's midrule (a mean row, say)
+    return ''.join('<tr' + (rule if r else '') + '>' + ''.join(cell(*c) for c in cs) + '</tr>' for cs, r in rows)
+
+def latex_table(tex: str, where: str = '') -> str:
+    "A booktabs `tabular` (report/tables/*.tex) as an HTML table: the rows above the first midrule are its head."
+    import re
+    body = '\n'.join(line for line in tex.splitlines() if not line.lstrip().startswith('%'))
+    m = re.search(r'\\begin\{(tabular\*?|tabularx)\}', body)
+    if m is None: raise ValueError(f'{where}: no tabular in it')
+    i = m.end()
+    for _ in range(1 if m.group(1) == 'tabular' else 2): i = _group(body, i)[1]    # (the width,) the columns
+    body = body[i:body.index('\\end{' + m.group(1) + '}')]
+    head, rows, in_body, rule_above = [], [], False, False
+    for raw in _split(body, '\\\\'):
+        found = [r[0] for r in re.findall(_RULE, raw)]
+        text = re.sub(_RULE, '', raw).strip()
+        if 'midrule' in found or 'hline' in found:
+            rule_above, in_body = in_body, True               # the first ends the head; a later one parts the body
+        if not text: continue
+        (rows if in_body else head).append((_cells(text, where), rule_above))
+        rule_above = False
+    if not rows: head, rows = [], head                        # no midrule: no head
+    return (f'<table class="docutils align-default report-table"><thead>{_html_rows("th", head)}</thead>'
+            f'<tbody>{_html_rows("td", rows)}</tbody></table>')
+
+def _anchor(label: str) -> str: return 'report-' + label.replace(':', '-')   # fig:curves -> report-fig-curves
+
+def _figure(f: dict) -> list:
+    "A figure of the manifest: its PNG, 'Figure N.' and the PDF's caption, the notebook that draws it."
+    return ['```{figure} ' + f"report/{f['file']}.png", f":name: {_anchor(f['label'])}", f":alt: Figure {f['number']}",
+            '', f"**Figure {f['number']}.** {md_text(f['caption'])}", '',
+            f"Drawn by [{f['notebook']}]({f['notebook']}.ipynb).", '```', '']
+
+def _table(t: dict, tex: Path) -> list:
+    "A table of the manifest: 'Table N.', the PDF's caption, the PDF's table as HTML, the notebook that makes it."
+    return [f"({_anchor(t['label'])})=", f"**Table {t['number']}.** {md_text(t['caption'])}", '',
+            latex_table(tex.read_text(), tex.name), '', f"Made by [{t['notebook']}]({t['notebook']}.ipynb).", '']
+
+def _claims(claims: list) -> str:
+    "The claims and their verdicts as an HTML table, with each verdict's test and evidence."
+    import html
+    e = lambda v: html.escape(str(v))
+    rows = ''.join(f"<tr><td>{e(c['claim'])}</td><td class=\"verdict\"><strong>{e(c['verdict'])}</strong></td>"
+                   f"<td>{e(c['test'])}</td><td>{e(c['evidence'])}</td></tr>" for c in claims)
+    return ('<table class="docutils align-default report-claims"><thead><tr><th>claim of the seed report</th>'
+            f'<th>verdict</th><th>test</th><th>evidence</th></tr></thead><tbody>{rows}</tbody></table>')
+
+def _check_manifest(m: dict, built: Path):
+    "Stop in one line at what the page cannot show: a file the manifest names that is missing, a notebook with no page."
+    need = [built/'report/report.pdf', *(built/'figures'/f"{f['file']}.png" for f in m['figures']),
+            *(built/'report/tables'/f"{t['file']}.tex" for t in m['tables'])]
+    missing = ', '.join(str(p) for p in need if not p.exists())
+    if missing: sys.exit(f"site: {built/MANIFEST} names files that are not there ({missing}): `make report` again")
+    unknown = sorted({x['notebook'] for x in m['figures'] + m['tables']} - {nb.stem for nb in library_notebooks()})
+    if unknown: sys.exit(f"site: {built/MANIFEST} names notebooks the site has no page for: {', '.join(unknown)}")
+
 def report_page(src: Path, built: Path = ROOT) -> str:
-    "The page of the last report under `built`: its PDF and figures when `make report` has built them, else how to build them."
-    pdf, figs = built/'report/report.pdf', sorted((built/'figures').glob('fig_*.png'))
-    text = ['# The report', '']
-    if not pdf.exists() and not figs: return '\n'.join(text + ['No report has been built in this checkout: `make report` builds it.', ''])
+    "The report's page, the PDF's twin (from `built`'s report/manifest.json), or a line saying how to build it."
+    text, manifest = ['# The report', ''], built/MANIFEST
+    if not (built/'report/report.pdf').exists():
+        return '\n'.join(text + ['No report has been built in this checkout: `make report` builds it '
+                                 '(`make report PROFILE=smoke`: a smoke report, in minutes).', ''])
+    if not manifest.exists():
+        return '\n'.join(text + [f'The last report was built without `{MANIFEST}`, which this page is made from: '
+                                 '`make report` builds it again.', ''])
+    m = json.loads(manifest.read_text())
+    _check_manifest(m, built)
     (src/'report').mkdir()
-    if pdf.exists():
-        shutil.copy2(pdf, src/'report/report.pdf')
-        text += ['{download}`The report (PDF) <report/report.pdf>`, as `make report` built it last.', '']
-    for f in figs:
-        shutil.copy2(f, src/'report'/f.name)
-        text += [f'## {f.stem}', '', f'![{f.stem}](report/{f.name})', '']
+    shutil.copy2(built/'report/report.pdf', src/'report/report.pdf')
+    for f in m['figures']: shutil.copy2(built/'figures'/f"{f['file']}.png", src/'report'/f"{f['file']}.png")
+    text += [f"The report of the run set `{m['run_set']}` ({{download}}`the PDF <report/report.pdf>`), with the PDF's "
+             "numbers and captions; each figure and table names the notebook that makes it. "
+             f"Generated by {md_text(m['generated_by'])}.", '', '```{important}', md_text(m['caveat']), '```', '',
+             '## Claims and verdicts', '', _claims(m['claims']), '', '## Figures', '']
+    text += [line for f in m['figures'] for line in _figure(f)] + ['## Tables', '']
+    text += [line for t in m['tables'] for line in _table(t, built/'report/tables'/f"{t['file']}.tex")]
     return '\n'.join(text)
 
 def assemble(src: Path, built: Path = ROOT):
@@ -58,7 +213,8 @@ def assemble(src: Path, built: Path = ROOT):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', type=Path, default=SITE, help='the site goes to OUT/html, its sources to OUT/src (default: _site)')
-    p.add_argument('--report_from', type=Path, default=ROOT, help='the folder whose report/report.pdf and figures/fig_*.png it shows')
+    p.add_argument('--report_from', type=Path, default=ROOT,
+                   help='the folder whose report (report/manifest.json, its PDF, figures and tables) it shows')
     a = p.parse_args(argv)
     src, html = a.out/'src', a.out/'html'
     assemble(src, a.report_from)

@@ -21,10 +21,14 @@ def assert_like_reference(out, reference):
     pd.testing.assert_frame_equal(pd.read_csv(out/'grad_flow.csv'), pd.read_csv(ref_out/'grad_flow.csv'))
 
 def assert_tensorboard_has_each_epoch_once(out, epochs=CFG['epochs']):
-    "TensorBoard's own reader sees every scalar of the run (losses, accuracies, lr, seconds, each layer's gradient flow) once per epoch."
+    """TensorBoard's own reader sees every scalar of the run (losses, accuracies, lr, seconds, each layer's gradient flow) once per epoch,
+    and the results of the HParams dashboard once, at the last epoch."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from vgg_report.saving import RESULTS
     acc = EventAccumulator(str(out/'tb'), size_guidance={'scalars': 0}); acc.Reload()
     steps = {t: [s.step for s in acc.Scalars(t)] for t in acc.Tags()['scalars']}
+    results = {t: steps.pop(t) for t in list(steps) if t.startswith('result/')}
+    assert results == {f'result/{k}': [epochs] for k in RESULTS}, results
     layers = pd.read_csv(out/'grad_flow.csv').layer.unique()
     assert len([t for t in steps if t.startswith('grad_flow/')]) == len(layers) and {'loss/train', 'accuracy/val', 'schedule/lr'} <= set(steps)
     assert steps == {t: list(range(1, epochs + 1)) for t in steps}, steps

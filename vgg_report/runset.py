@@ -13,14 +13,14 @@ from .core import UserError, command, runs_dir as _runs_dir, check_readable, run
 from .data import resolve_dataset
 from .models import create_model, check_model, count_params
 from .hooks import weight_params
-from .config import (RunConfig, select_rows, build_config, resolve_profile, run_folder, engine,
+from .config import (RunConfig, select_rows, build_config, resolve_profile, run_folder, device_kind, engine,
                                recorded_engine, engine_change, data_copy)
 from .study import Row, GRIDS, ROWS, check_study
-from .rundir import RunDir, FINISHED
+from .rundir import RunDir, FINISHED, PARAMS, METRICS
 
 # %% auto #0
-__all__ = ['TOY_ACC', 'TOY_DROP', 'Job', 'plan', 'grid_status', 'vgg_status', 'RunRecord', 'check_engine', 'load_run_set',
-           'toy_layers', 'toy_history', 'toy_grad_flow', 'toy_run', 'toy_run_set']
+__all__ = ['TOY_ACC', 'TOY_DROP', 'Job', 'plan', 'grid_status', 'run_sets', 'say_run_sets', 'vgg_status', 'RunRecord',
+           'check_engine', 'load_run_set', 'toy_layers', 'toy_history', 'toy_grad_flow', 'toy_run', 'toy_run_set']
 
 # %% ../nbs/06a_runset.ipynb #8498edde
 @dataclass
@@ -63,6 +63,46 @@ def grid_status(jobs: list) -> pd.DataFrame:
                         folder=str(j.folder)))
     return pd.DataFrame(out)
 
+# %% ../nbs/06a_runset.ipynb #a14c2c0b
+_IDENTITY = ('profile', 'dataset', 'precision', 'device', 'threads')   # the options that name a run set
+
+def _readable(run: RunDir, name: str) -> dict:
+    "The run's JSON file `name`, or {} when it is missing or cannot be read (a listing never stops at one bad file)."
+    try: return run.read(name) or {}
+    except (ValueError, OSError, UserError): return {}
+
+def run_sets(runs_dir=None) -> pd.DataFrame:
+    "Every run set under the runs folder, read-only: its rows with a folder, those finished, and the options naming it."
+    root, out = _runs_dir(runs_dir), []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        runs = [RunDir(r) for r in sorted(d.iterdir()) if r.is_dir() and '.' not in r.name and (r/PARAMS).exists()]
+        if not runs: continue
+        p = next((p for p in (_readable(r, PARAMS) for r in runs) if p), {})
+        done = sum(_readable(r, METRICS).get('status') in FINISHED for r in runs)
+        out.append(dict(run_set=d.name, rows=len(runs), finished=done, profile=p.get('profile'),
+                        dataset=p.get('dataset'), precision=p.get('precision', 'fp32'),
+                        device=str(p.get('resolved_device', 'cpu')).split(':')[0], threads=p.get('threads', 1)))
+    return pd.DataFrame(out, columns=['run_set', 'rows', 'finished', *_IDENTITY])
+
+# %% ../nbs/06a_runset.ipynb #49738fc6
+def _options(r, make: bool = False) -> str:
+    "The options (or `make`'s variables) that name run set `r`: the defaults left out."
+    defaults = dict(precision='fp32', device=device_kind('auto'), threads=1)
+    given = {k: r[k] for k in _IDENTITY if k not in defaults or str(r[k]) != str(defaults[k])}
+    return ' '.join(f'{k.upper()}={v}' if make else f'--{k} {v}' for k, v in given.items())
+
+def say_run_sets(shown, runs_dir=None, make: bool = False) -> str:
+    "Which run sets the runs folder holds (finished rows of rows begun), which one is `shown`, how to show another."
+    sets, shown = run_sets(runs_dir), Path(shown)
+    if sets.empty: return f"no run set in {_runs_dir(runs_dir)} yet; shown: {shown.name}"
+    also = '' if make else ', and the options that show each'
+    lines = [f"run sets in {_runs_dir(runs_dir)} (rows finished / begun){also}:"]
+    for _, r in sets.iterrows():
+        how = '<- shown' if r.run_set == shown.name else (f'make board {_options(r, True)}' if make else _options(r))
+        lines.append(f"  {r.run_set:24} {r.finished:3}/{r.rows:<3} {how}")
+    if shown.name not in set(sets.run_set): lines.append(f"  {shown.name:24}   0/0   <- shown (no run yet)")
+    return '\n'.join(lines)
+
 # %% ../nbs/06a_runset.ipynb #2cac6fc9
 @command
 def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of rows (name,model,lr,batch_size,seed)
@@ -86,6 +126,7 @@ def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of ro
         return
     print(f"{todo[0].folder.parent} ({len(df)} rows of the {grid} grid)")
     print(df.drop(columns='folder').to_string(index=False, na_rep='-'))
+    print(say_run_sets(todo[0].folder.parent, runs_dir))            # which sets there are, and how to show another
 
 # %% ../nbs/06a_runset.ipynb #62cd0194
 @dataclass

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03f_saving.ipynb #cbb38568
 from __future__ import annotations
-import sys, time
+import math, sys, time
 from pathlib import Path
 import pandas as pd
 import torch
@@ -15,13 +15,19 @@ from .rundir import RunDir, CHECKPOINT, METRICS, _clean
 from .learner import Callback, CancelFitException, CancelBatchException
 from .models import count_params
 from .config import RunConfig, ENGINE, recorded_engine, engine_change, data_copy
+from .study import slugify
 from .callbacks import HistoryCB, BestEpochCB, evaluate, _epochs_to
 
 # %% auto #0
-__all__ = ['TensorBoardCB', 'CheckpointCB', 'RunInterrupted', 'InterruptCB', 'ResultsCB']
+__all__ = ['GRAD_FLOW_CHARTS', 'HPARAMS', 'RESULTS', 'TensorBoardCB', 'CheckpointCB', 'RunInterrupted', 'InterruptCB',
+           'ResultsCB', 'hparams_summaries', 'HParamsCB']
 
 # %% ../nbs/03f_saving.ipynb #f69c4169
 def _tb_stamp(name: str) -> int: return int(name.split('.')[3])   # events.out.tfevents.<seconds>.<host>.<pid>.<n>
+
+def _log10(v: float) -> float: return math.log10(v) if v > 0 else -math.inf   # 0: a gradient that vanished
+
+GRAD_FLOW_CHARTS = 'gradient flow: log10 mean |grad| per layer (one line per layer, input first) by epoch'
 
 def _heatmap_figure(grad_flow: list, title: str):
     "The layer × epoch heatmap of `grad_flow` rows on a figure of its own (no pyplot state: safe in any thread)."
@@ -34,10 +40,11 @@ def _heatmap_figure(grad_flow: list, title: str):
 
 # %% ../nbs/03f_saving.ipynb #25f4e78c
 class TensorBoardCB(Callback):
-    "Each epoch's numbers and gradient flow into `path` for TensorBoard, flushed before its checkpoint; resumes purge."
+    "Each epoch's numbers and log10 gradient flow into `path`, flushed before its checkpoint; a resumed fit purges."
     order, reads = HistoryCB.order + 1, ('row', 'epoch_flow', 'grad_flow', 'history', 'status')
-    def __init__(self, path, title: str = '', heatmap_every: int = 10):
-        self.path, self.title, self.heatmap_every = Path(path), title, heatmap_every
+    def __init__(self, path, name: str = 'run', title: str = None, heatmap_every: int = 10):
+        self.path, self.title, self.heatmap_every = Path(path), title or name, heatmap_every
+        self.flow = f'grad_flow/log10/{slugify(name)}/'       # the run's own tags: its chart draws no other run
         self.writer, self.drawn = None, None
     def before_epoch(self, learn):             # not before_fit: CheckpointCB has then restored the epoch to resume from
         if self.writer is not None: return
@@ -45,7 +52,8 @@ class TensorBoardCB(Callback):
         # this file must sort after the earlier ones: its name starts with its second
         while time.time() < newest + 1: time.sleep(0.05)
         self.writer = SummaryWriter(str(self.path), purge_step=learn.epoch + 1, flush_secs=3600)
-        self.writer.add_custom_scalars({'gradient flow': {'mean |grad| per layer': ['Multiline', [r'grad_flow/\d+_']]}})
+        chart = ['Multiline', ['^' + self.flow.replace('.', r'\.')]]
+        self.writer.add_custom_scalars({GRAD_FLOW_CHARTS: {self.title: chart}})   # TensorBoard merges the runs' charts
     def after_epoch(self, learn):
         w, r = self.writer, learn.record
         e = r.row['epoch']
@@ -53,7 +61,8 @@ class TensorBoardCB(Callback):
             for split in ('train', 'val'): w.add_scalar(f'{name}/{split}', r.row[f'{split}_{k}'], e)
         w.add_scalar('schedule/lr', r.row['lr'], e)
         w.add_scalar('time/epoch_seconds', r.row['seconds'], e)
-        for i, s in enumerate(r.epoch_flow): w.add_scalar(f"grad_flow/{i:02d}_{s['layer']}", s['epoch_mean'], e)
+        for i, s in enumerate(r.epoch_flow):
+            w.add_scalar(f"{self.flow}{i:02d}_{s['layer']}", _log10(s['epoch_mean']), e)
         if e >= learn.epochs or r.status != 'running' or e % self.heatmap_every == 0: self._heatmap(learn, e)
         w.flush()                      # on disk before the checkpoint: a kill after it loses nothing TensorBoard showed
     def after_fit(self, learn):                       # a fit ended early (an early stop): its last epoch's heatmap
@@ -196,3 +205,42 @@ class ResultsCB(Callback):
                  params=count_params(learn.model), wall_seconds=r.wall + time.time() - t0)
         self.run.write(METRICS, m)
         r.metrics = _clean(m)
+
+# %% ../nbs/03f_saving.ipynb #6dc8712a
+HPARAMS = ('row', 'model', 'lr', 'batch_size', 'seed')   # what the rows of a run set differ in (RunConfig's names)
+RESULTS = {'test_acc': 'test accuracy (0-1, best epoch)', 'val_acc': 'best validation accuracy (0-1)',
+           'train_acc': 'train accuracy (0-1, best epoch)', 'train_loss': 'train loss (best epoch)'}
+                                                         # metrics.json's keys, and their names in the dashboard
+
+def hparams_summaries(hparams: dict, status: str) -> list:
+    "TensorBoard's HParams records of a run: the experiment, the run's `hparams`, its end (`status` of metrics.json)."
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2 as pd2
+    kind = lambda v: api_pb2.DATA_TYPE_STRING if isinstance(v, str) else api_pb2.DATA_TYPE_FLOAT64
+    hps = [api_pb2.HParamInfo(name=k, display_name=k.replace('_', ' '), type=kind(v)) for k, v in hparams.items()]
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=f'result/{k}'), display_name=d)
+               for k, d in RESULTS.items()]
+    exp = api_pb2.Experiment(hparam_infos=hps, metric_infos=metrics)
+    start = pd2.SessionStartInfo()
+    for k, v in hparams.items():
+        if isinstance(v, str): start.hparams[k].string_value = v
+        else: start.hparams[k].number_value = v
+    end = pd2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS if status == 'complete' else api_pb2.STATUS_FAILURE)
+    one = lambda tag, data: Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data))])
+    return [one(metadata.EXPERIMENT_TAG, pd2.HParamsPluginData(experiment=exp)),
+            one(metadata.SESSION_START_INFO_TAG, pd2.HParamsPluginData(session_start_info=start)),
+            one(metadata.SESSION_END_INFO_TAG, pd2.HParamsPluginData(session_end_info=end))]
+
+# %% ../nbs/03f_saving.ipynb #6a5887de
+class HParamsCB(Callback):
+    "After the results: the run's `HPARAMS` and `RESULTS` into `path` for TensorBoard's HParams dashboard."
+    order, reads = ResultsCB.order + 1, ('metrics',)
+    def __init__(self, path, cfg: RunConfig):
+        self.path, self.hparams = Path(path), {k: getattr(cfg, k) for k in HPARAMS}
+    def after_fit(self, learn):
+        m = learn.record.metrics
+        if m is None: return                                    # paused: the fit that finishes the run writes them
+        with SummaryWriter(str(self.path)) as w:
+            for s in hparams_summaries(self.hparams, m['status']): w.file_writer.add_summary(s)
+            for k in RESULTS:
+                if m[k] is not None: w.add_scalar(f'result/{k}', m[k], m['final_epoch'] or 0)

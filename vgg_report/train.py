@@ -19,7 +19,7 @@ from .data import load_data, batches, resolve_dataset
 from .config import RunConfig
 from .callbacks import (Record, EngineCB, MetricsCB, DivergenceCB, RandomStateCB, ScheduleCB, GradFlowCB,
                                   HistoryCB, BestEpochCB, ProgressCB, PauseCB, check_progress, _loss)
-from .saving import RunInterrupted, TensorBoardCB, CheckpointCB, InterruptCB, ResultsCB
+from .saving import RunInterrupted, TensorBoardCB, CheckpointCB, InterruptCB, ResultsCB, HParamsCB
 
 # %% auto #0
 __all__ = ['reproducible', 'uses_tf32', 'run_threads', 'compile_errors', 'git_commit', 'versions', 'device_name',
@@ -114,8 +114,9 @@ def study_callbacks(cfg: RunConfig, run: RunDir, data, g: torch.Generator, progr
     return [EngineCB(cfg.precision, cfg.compile), MetricsCB(), DivergenceCB(), RandomStateCB(g),
             ScheduleCB(cfg.lr, cfg.eta_min), GradFlowCB(), HistoryCB(), BestEpochCB(),
             ProgressCB(progress, math.ceil(len(data.y_train) / cfg.batch_size)),
-            TensorBoardCB(run/TB_DIR, cfg.model), CheckpointCB(run, cfg.hash, params, device, say), InterruptCB(),
-            ResultsCB(run, cfg, data.x_test, data.y_test)]
+            TensorBoardCB(run/TB_DIR, run.name, f'{cfg.row} ({cfg.model})'),
+            CheckpointCB(run, cfg.hash, params, device, say), InterruptCB(),
+            ResultsCB(run, cfg, data.x_test, data.y_test), HParamsCB(run/TB_DIR, cfg)]
 
 # %% ../nbs/04_train.ipynb #9daa8ed3
 def _train_run(cfg, run: RunDir, data_dir, progress: str, data, stop_after, extra=()):
