@@ -459,7 +459,7 @@ def number_floats(out=None) -> dict:
     rep = (Path(out) if out else project_root())/'report'
     labels = dict(re.findall(r'\\newlabel\{([^}]*)\}\{\{([^}]*)\}', (rep/'report.aux').read_text(errors='replace')))
     m = json.loads((rep/'manifest.json').read_text())
-    for f in m['figures'] + m['tables']: f['number'] = labels[f['label']]
+    for f in m['figures'] + m['tables']: f['number'] = int(labels[f['label']])
     (rep/'manifest.json').write_text(json.dumps(m, indent=1, ensure_ascii=False) + '\n')
     return m
 
