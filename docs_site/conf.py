@@ -1,12 +1,12 @@
 # Sphinx configuration of the docs site (`make site`, scripts/site.py): the committed notebooks with their outputs, never executed,
-# the API from the docstrings, the README, and the last report when there is one. Everything is built offline.
+# the API from the docstrings, the README and the guide's pages (guide/), and the last report when there is one. Built offline.
 project = 'vgg_report'
 author = 'vgg_report developers'
 copyright = '2026 onwards, vgg_report developers'
 extensions = ['myst_nb', 'sphinx.ext.autodoc']
 nb_execution_mode = 'off'                  # the notebooks are committed executed: their outputs are the documentation
 nb_ipywidgets_js = {}                      # no widget loader from a CDN: every page works offline
-myst_heading_anchors = 3                   # the README's `#section` links
+myst_heading_anchors = 3                   # the README's and the guide's `#section` links
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'none'                 # the signatures keep the docments' comments readable
 html_theme = 'furo'

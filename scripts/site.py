@@ -1,13 +1,18 @@
 """Build the docs site into `_site/html` (`make site`): the library notebooks (nbs/[0-9]*.ipynb) with their committed
-outputs, never executed; an API page per module from its docstrings; the README and the study's description
-(nbs/the_study.md); the last report as its PDF shows it (from report/manifest.json: its caveat, figures, tables and
-claims) when there is one. Sphinx with myst-nb, offline. The pages' sources are assembled in `_site/src` first:
-nbdev's `#|` directive lines and `#| hide` cells are left out."""
-import argparse, json, shutil, subprocess, sys
-from pathlib import Path
+outputs, never executed; an API page per module from its docstrings; the README, the study's description
+(nbs/the_study.md) and the guide's pages (docs_site/guide/*.md), their links pointed at the site's pages and the
+measurements they ask for (nbs/measured/*.json) shown as tables; the last report as its PDF shows it (from
+report/manifest.json: its caveat, figures, tables and claims) when there is one. Sphinx with myst-nb, offline. The
+pages' sources are assembled in `_site/src` first: nbdev's `#|` directive lines and `#| hide` cells are left out."""
+import argparse, json, re, shutil, subprocess, sys
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT/'_site'
+GUIDE = ROOT/'docs_site'/'guide'
+# The guide's pages, in the order of the site's table of contents (a page of docs_site/guide/ left out of this list
+# fails the build: Sphinx warns that no table of contents holds it).
+GUIDE_PAGES = ('running', 'cluster', 'faults', 'report', 'performance', 'watching', 'own-models', 'working')
 
 def library_notebooks() -> list: return sorted((ROOT/'nbs').glob('[0-9]*.ipynb'))
 
@@ -194,19 +199,145 @@ def report_page(src: Path, built: Path = ROOT) -> str:
     text += [line for t in m['tables'] for line in _table(t, built/'report/tables'/f"{t['file']}.tex")]
     return '\n'.join(text)
 
+# The README and the guide's pages are written for a code host: their relative links name files of the repository
+# (`docs_site/guide/running.md`, `../../nbs/03_hooks.ipynb`). The site holds those files elsewhere (the notebooks'
+# folder is its root, the guide is guide/, the README readme.md), so each link is pointed at the site's copy; a link to
+# a file the site does not have stops the build, naming the page and the link. Numbers that change with each
+# measurement live in files the code writes (nbs/measured/*.json); a page asks for one with a line
+# `<!-- measured: nbs/measured/<file> -->`, invisible on a code host, which the site replaces by the file as a table.
+
+SITE_FOLDERS = {'nbs/': '', 'docs_site/guide/': 'guide/'}     # a folder of the repository -> where the site holds it
+_LINK = re.compile(r'(\]\()([^)\s]+)(\))')                     # a Markdown link's or image's target: ](target)
+MEASURED = re.compile(r'^<!-- measured: (\S+) -->$', re.M)
+
+def site_path(repo_path: str):
+    "Where the site holds the repository's file `repo_path` (a POSIX path from the root), or None when it has none."
+    if repo_path == 'README.md': return 'readme.md'
+    return next((to + repo_path[len(fr):] for fr, to in SITE_FOLDERS.items() if repo_path.startswith(fr)), None)
+
+def site_links(text: str, page: str, src: Path) -> str:
+    "`text`, the repository's page `page`, with every relative link pointed at the site's copy of its target in `src`."
+    here, there = PurePosixPath(page).parent, PurePosixPath(site_path(page)).parent
+    def point(m):
+        target, _, frag = m.group(2).partition('#')
+        if not target or re.match(r'[a-z]+:', target): return m.group(0)          # an anchor on the page, or a URL
+        repo = PurePosixPath(*_normal((here/target).parts))
+        at = site_path(str(repo))
+        if at is None or not (src/at).exists():
+            raise ValueError(f'{page}: the link to {m.group(2)} names {repo}, which the site does not have')
+        rel = _relative(PurePosixPath(at), there)
+        return m.group(1) + rel + ('#' + frag if frag else '') + m.group(3)
+    return _LINK.sub(point, text)
+
+def _normal(parts) -> list:
+    "A path's parts with `..` resolved, as a POSIX path from the repository's root."
+    out = []
+    for p in parts:
+        if p == '..' and not out: raise ValueError(f"{'/'.join(parts)} climbs out of the repository")
+        if p == '..': out.pop()
+        elif p != '.': out.append(p)
+    return out
+
+def _relative(path: PurePosixPath, start: PurePosixPath) -> str:
+    "`path` relative to the folder `start` (both from the site's root), with `..` where it must climb."
+    a, b = path.parts, start.parts if str(start) != '.' else ()
+    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return '/'.join(['..'] * (len(b) - n) + list(a[n:]))
+
+def md_table(columns: list, rows: list, align: str = None) -> str:
+    "A Markdown pipe table of `rows` (lists of cells already in Markdown) under `columns`; `align`: l or r a column."
+    cell = lambda c: re.sub(r'(?<!\\)\|', r'\\|', str(c))                  # a bare | would end the cell
+    bar = lambda cells: '| ' + ' | '.join(map(cell, cells)) + ' |'
+    rule = ['---:' if a == 'r' else '---' for a in (align or 'l' * len(columns))]
+    return '\n'.join([bar(columns), '| ' + ' | '.join(rule) + ' |', *map(bar, rows)])
+
+def _bench(d: dict) -> str:
+    "A `vgg_bench --out` file: its machine, its table and closing lines as `vgg_bench` prints them (vgg_report.bench)."
+    from vgg_report.bench import bench_table, summary_lines
+    t = bench_table(d)
+    cpu = '' if 'thread' in d['device_name'] else f", {d['threads']} CPU threads"
+    head = (f"{d['device_name']}{cpu}, torch {d['torch']}, {d['model']}, batch {d['batch_size']}, {d['n_images']:,} "
+            f"images a round, each measurement the best of {d['repeat']} rounds")
+    rounds = 'ours in each round: ' + ', '.join(f'{x:,.0f}' for x in d['rounds']['ours_images_per_s']) + ' images/s'
+    cost = lambda s: f'{s * 1000:.2f} ms' if s > 0 else 'below the noise'     # a difference of timings can be < 0
+    flow = {k: d.get(f'gradflow_{k}_s') for k in ('fused', 'public', 'per_weight')}
+    lines = [x.strip() for x in summary_lines(d)] + [rounds]
+    if flow['fused'] is not None:
+        lines.append('the gradient-flow recorder, added to a step of batch 2: ' + ', '.join(
+            f"{k.replace('_', ' ')} {cost(v)}" for k, v in flow.items() if v is not None))
+    table = md_table(['measurement', 'ms per step', 'images/s'],
+                     [[r.measurement, f'{r.ms_per_step:.1f}', f'{r.images_per_s:,}'] for r in t.itertuples()], 'lrr')
+    return '\n'.join([md_text(head), '', table, '', *(f'- {md_text(x)}' for x in lines)])
+
+def _train_check(d: dict) -> str:
+    "A `scripts/gpu_train_check.py` record: its machine, every check's verdict and every run's numbers."
+    head = (f"{d['date']}, {d['device']}, torch {d['versions'].get('torch', '?')}, "
+            f"commit {d.get('git_commit') or '?'}: "
+            f"{'every check passed' if d['passed'] else 'A CHECK FAILED'}")
+    checks = md_table(['check', 'identical', 'must be identical', 'differs in'],
+                      [[md_text(c['check']), c['identical'], c['must_be_identical'],
+                        md_text(', '.join(c['differs_in']))] for c in d['checks']])
+    fmt = lambda v: '–' if v is None else f'{v:.4f}' if isinstance(v, float) else md_text(v)
+    keys = ['status', 'val_acc', 'test_acc', 'val_loss', 'train_loss', 'seconds']
+    runs = md_table(['run', *keys], [[md_text(k), *(fmt(r.get(c)) for c in keys)] for k, r in d['runs'].items()],
+                    'l' + 'l' + 'r' * (len(keys) - 1))
+    return '\n'.join([md_text(head), '', checks, '', runs])
+
+def _test_costs(d) -> str:
+    "The suite's measured durations: a list of `{test, seconds, what}` (or an object holding one, with its totals)."
+    rows = d if isinstance(d, list) else next(v for v in d.values() if _is_costs(v))
+    notes = [] if isinstance(d, list) else [f'{md_text(k)}: {md_text(v)}' for k, v in d.items()
+                                               if not isinstance(v, (list, dict))]
+    table = md_table(['test', 'seconds', 'what it alone proves'],
+                     [[f"`{r['test']}`", f"{r['seconds']:.1f}", md_text(r.get('what', ''))]
+                      for r in sorted(rows, key=lambda r: -r['seconds'])], 'lrl')
+    return '\n'.join([*(f'- {n}' for n in notes), '', table])
+
+def _is_costs(v) -> bool:
+    "Whether `v` is the suite's list of measured tests."
+    return isinstance(v, list) and bool(v) and all(isinstance(r, dict) and {'test', 'seconds'} <= set(r) for r in v)
+
+_KINDS = ((lambda d: isinstance(d, dict) and {'floor_step_s', 'ours_images_per_s', 'rounds'} <= set(d), _bench),
+          (lambda d: isinstance(d, dict) and {'checks', 'runs', 'passed'} <= set(d), _train_check),
+          (lambda d: _is_costs(d) or isinstance(d, dict) and any(_is_costs(v) for v in d.values()), _test_costs))
+
+def measured(repo_path: str, root: Path = ROOT) -> str:
+    "The measurement file `repo_path` (nbs/measured/*.json) as Markdown: a table of what it holds, named by its file."
+    path = root/repo_path
+    if not repo_path.startswith('nbs/measured/') or path.suffix != '.json':
+        raise ValueError(f'{repo_path}: a page shows measurements from nbs/measured/*.json only')
+    if not path.exists(): return f'*No measurement yet: `{repo_path}` is not there.*'
+    d = json.loads(path.read_text())
+    show = next((f for ok, f in _KINDS if ok(d)), None)
+    if show is None: raise ValueError(f'{repo_path}: the site does not know how to show this file: teach measured()')
+    return '\n'.join([f'```{{admonition}} {repo_path}', ':class: note', '', show(d), '```'])
+
+def site_page(path: Path, src: Path) -> str:
+    "The repository's Markdown page `path` as the site shows it: links pointed at the site, measurements as tables."
+    page = path.relative_to(ROOT).as_posix()
+    try:
+        text = MEASURED.sub(lambda m: measured(m.group(1)), path.read_text())
+        return site_links(text, page, src)
+    except ValueError as e: sys.exit(f'site: {e}')
+
 def assemble(src: Path, built: Path = ROOT):
     if src.exists(): shutil.rmtree(src)
     (src/'api').mkdir(parents=True)
     for f in ('conf.py', 'favicon.svg'): shutil.copy2(ROOT/'docs_site'/f, src/f)
-    (src/'readme.md').write_text((ROOT/'README.md').read_text().replace('](nbs/', ']('))   # the notebooks' folder is the site's
     shutil.copy2(ROOT/'nbs'/'the_study.md', src/'the_study.md')
+    shutil.copytree(ROOT/'nbs'/'measured', src/'measured')
     for nb in library_notebooks(): clean_notebook(nb, src/nb.name)
+    (src/'guide').mkdir()
+    pages = {ROOT/'README.md': src/'readme.md', **{p: src/'guide'/p.name for p in sorted(GUIDE.glob('*.md'))}}
+    for page, to in pages.items(): shutil.copy2(page, to)            # all of them first: a page may link to any other
+    for page, to in pages.items(): to.write_text(site_page(page, src))
     for m in modules():
         (src/'api'/f'{m}.md').write_text(f'# vgg_report.{m}\n\n```{{eval-rst}}\n.. automodule:: vgg_report.{m}\n   :members:\n```\n')
     (src/'report.md').write_text(report_page(src, built))
     toc = lambda caption, names: ['```{toctree}', ':maxdepth: 1', f':caption: {caption}', '', *names, '```', '']
     index = ['# vgg_report', '', 'Why deep convolutional networks stop learning: a literate, reproducible study on CIFAR-100.', '',
-             *toc('Read me', ['readme', 'the_study']), *toc('Notebooks', [nb.stem for nb in library_notebooks()]),
+             *toc('Read me', ['readme', 'the_study']), *toc('Guide', [f'guide/{p}' for p in GUIDE_PAGES]),
+             *toc('Notebooks', [nb.stem for nb in library_notebooks()]),
              *toc('API', [f'api/{m}' for m in modules()]), *toc('Report', ['report'])]
     (src/'index.md').write_text('\n'.join(index))
 

@@ -112,10 +112,11 @@ def _flat(s) -> str:
 
 @pytest.mark.slow
 def test_site_in_a_browser(tmp_path, browser, report_to_show):
-    """`make site`'s script builds the site, with the smoke report to show; every page loads in Chromium without console errors,
-    every image has loaded, every internal link (and its #anchor) resolves, every library notebook has a page with its figures. The
-    report page is the PDF's twin: the first page's caveat, every figure as 'Figure N.' with the PDF's caption and a link to the
-    notebook that draws it, every table as 'Table N.' with its caption and its rows, the claims with their verdicts, the PDF."""
+    """`make site`'s script builds the site, with the smoke report to show; every page (the guide's too) loads in Chromium
+    without console errors, every image has loaded, every internal link (and its #anchor) resolves, every library notebook
+    has a page with its figures. The report page is the PDF's twin: the first page's caveat, every figure as 'Figure N.'
+    with the PDF's caption and a link to the notebook that draws it, every table as 'Table N.' with its caption and its
+    rows, the claims with their verdicts, the PDF."""
     folder, m = report_to_show
     r = subprocess.run([sys.executable, str(ROOT/'scripts/site.py'), '--out', str(tmp_path/'site'), '--report_from', str(folder)],
                        capture_output=True, text=True, cwd=ROOT, timeout=600)
@@ -123,6 +124,7 @@ def test_site_in_a_browser(tmp_path, browser, report_to_show):
     html = tmp_path/'site/html'
     pages = sorted(p.relative_to(html).as_posix() for p in html.rglob('*.html'))
     for nb in sorted((ROOT/'nbs').glob('[0-9]*.ipynb')): assert f'{nb.stem}.html' in pages, nb.name
+    for guide in sorted((ROOT/'docs_site/guide').glob('*.md')): assert f'guide/{guide.stem}.html' in pages, guide.name
     with serve(html) as base:
         seen = {}
         for page in pages:
