@@ -124,7 +124,7 @@ clean-venv:
 # four runs packed on the card, writing <folder>/bench_gpu.json after every measurement (2 min 41 s on an H100), then checks that
 # training there repeats to the last bit in a new process, resumes exactly after an epoch and after a Ctrl-C in the middle of one,
 # and that a compiled run repeats too, against eager (scripts/gpu_train_check.py), writing the record <folder>/gpu-train-check.json;
-# commit it under nbs/measured/, which the README cites. Numbers: README, Speed.
+# commit it under nbs/measured/, which docs_site/guide/performance.md renders.
 gpu-wheels: install
 	$(PY) -m pip download --quiet --no-deps -d .gpu 'fastcore<2' 'tensorboard>=2.16,<3' absl-py protobuf
 

@@ -5,7 +5,7 @@
 #   sbatch scripts/slurm_sweep.sh --grid all --profile full --dataset cifar100 --runs_dir /shared/vgg/runs --data_dir /shared/vgg/data
 #
 # Submit it from the project's folder: this project installed in the same place on every node (its .venv, or $VGG_VENV, on the
-# shared filesystem), and --runs_dir / --data_dir on a filesystem every node sees with working flock (README, "On SLURM").
+# shared filesystem), and --runs_dir / --data_dir on a filesystem every node sees with working flock (docs_site/guide/cluster.md, "On SLURM").
 # Options given to sbatch override the lines below (one node: sbatch --nodes 1; no GPU: sbatch --gpus-per-task 0).
 # The time limit: SLURM warns this script 120 s before it (--signal); the sweep's running rows then stop at their next batch and
 # save exactly where they are, and the same sbatch command resumes them. scancel, or a limit without the warning, costs each

@@ -1,4 +1,4 @@
-"""What `TensorBoardCB` costs an epoch (the README's Speed section compares it with `vgg_bench`'s round-to-round noise): its
+"""What `TensorBoardCB` costs an epoch (docs_site/guide/watching.md compares it with `vgg_bench`'s round-to-round noise): its
 `after_epoch` on a VGG_38-BN learner's record, timed at epochs that write only scalars (with the log10 gradient flow of its 75
 weights) and at those that also draw the heatmap; and what `HParamsCB` costs, once, after the last epoch.
 Usage: python scripts/tb_cost.py [EPOCHS]  (default 100)."""

@@ -91,7 +91,7 @@ def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
     assert 'state-dump' not in text and '(raylet)' not in text and 'Raylet' not in text, text    # Ray's internals are in its logs
     assert stranger.returncode == 2 and refused[1].strip().splitlines() == [
         f"error: --address {address}: the Ray cluster refused this machine's token; head, workers and vgg_sweep need one token "
-        "(RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH on all), or none (README, 'On a Ray cluster')"], refused
+        "(RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH on all), or none (docs_site/guide/cluster.md, 'On a Ray cluster')"], refused
     assert not (tmp_path/'elsewhere'/'smoke-synthetic'/'vgg_08').exists()
     for name, slug in slugs.items():
         ours, ref = (json.loads((d/slug/'metrics.json').read_text()) for d in (out, runs/'smoke-synthetic'))

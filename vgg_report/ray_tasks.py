@@ -51,7 +51,7 @@ def _ray_init(address, n_jobs, gpus, env):
             raise UserError(f"--address {address}: the Ray cluster refused this machine's token; head, workers and "
                             f"vgg_sweep need one token (RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH on all), "
                             f"or none "
-                            f"(README, 'On a Ray cluster')") from None
+                            f"(docs_site/guide/cluster.md, 'On a Ray cluster')") from None
         raise UserError(f"--address {address}: no Ray cluster answers there ({str(e).splitlines()[0]}); "
                         f"start one with `ray start --head`") from None
 

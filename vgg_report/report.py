@@ -441,7 +441,7 @@ def build_pdf(out=None, quiet: bool = True) -> Path:
     if rep.resolve() != src.resolve():
         for f in LATEX_SOURCES: shutil.copy(src/f, rep/f)
     if not shutil.which('latexmk'):
-        raise UserError("latexmk is not installed; install TeX Live (`make tex` as root, or: apt-get install "
+        raise UserError("latexmk is not installed; install TeX Live (`make install` as root, or: apt-get install "
                         "--no-install-recommends texlive-latex-base texlive-latex-recommended texlive-science lmodern "
                         "latexmk)")
     env = {**os.environ, 'SOURCE_DATE_EPOCH': '0', 'FORCE_SOURCE_DATE': '1'}
