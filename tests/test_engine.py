@@ -185,7 +185,7 @@ def test_the_network_filesystem_lock_check_still_sees_a_holder(tmp_path, monkeyp
 def test_fp32_never_runs_in_tf32_on_a_gpu_and_bf16_is_not_compared_with_the_paper():
     from vgg_report.train import reproducible, uses_tf32
     from vgg_report.tables import comparability, paper_vs_ours
-    from vgg_report.report import study_scope
+    from vgg_report.prose import study_scope
     from vgg_report.runset import RunRecord
     from vgg_report.study import ROWS
     b = torch.backends

@@ -228,7 +228,7 @@ def test_a_cifar_format_copy_that_is_not_the_official_one_is_labelled_so(tmp_pat
     from vgg_report.rundir import RunDir
     from vgg_report.runset import RunRecord
     from vgg_report.tables import paper_vs_ours, comparability, unofficial, UNOFFICIAL
-    from vgg_report.report import numbers_tex, study_scope
+    from vgg_report.prose import numbers_tex, study_scope
     from vgg_report.study import ROWS
     from vgg_report.train import train_run
     D.write_cifar_like(tmp_path/'data', n_train=200, n_test=50)

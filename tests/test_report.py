@@ -124,7 +124,7 @@ def test_the_manifest_is_the_pdfs_twin(built):
     """report/manifest.json holds the PDF's caveat, each figure and table under the number LaTeX gave it with the caption the PDF
     prints, in the PDF's order, and the claims; every caption links to its notebook's page on the docs site."""
     import pymupdf
-    from vgg_report.report import doc_url
+    from vgg_report.prose import doc_url
     _, out, _, text = built
     m = json.loads((out/'report/manifest.json').read_text())
     flat = ' '.join(text.split())

@@ -194,7 +194,7 @@ def test_not_distinguishable_states_the_power_and_the_seeds_needed():
                      r'1\.00 point', c['power']), c
 
 def test_a_zero_gradient_is_a_vanished_gradient():
-    from vgg_report.report import _grad_macros
+    from vgg_report.prose import _grad_macros
     recs = _paper(VGG_38=0.01) | {'VGG_38': _run('VGG_38', 0.01, grad=0.0)}
     c = _claim(recs, 'GradientsVanish')
     assert c['verdict'] == 'held' and 'exactly 0 in VGG_38' in c['evidence'], c
