@@ -15,15 +15,15 @@ from .study import GRIDS
 from .runset import load_run_set
 from .tables import (booktabs, group_table, extended_table,
                                unofficial, comparability, run_precision, paper_vs_ours, paper_table,
-                               provenance_table)
+                               provenance_table, two_halves)
 from .verdicts import claims, claims_table, remedies_table, remedies_verdict
 from .figures import report_style, save_fig, FIGURES
 from .prose import (_macro, tex_text, caveat, shared_provenance, figure_captions, table_captions, numbers_tex,
                               TABLES, SOURCES)
 
 # %% auto #0
-__all__ = ['LATEX_SOURCES', 'REPORT_NB', 'latex_floats', 'manifest', 'write_report_files', 'build_pdf', 'number_floats',
-           'vgg_build_report']
+__all__ = ['PROVENANCE_ROWS', 'LATEX_SOURCES', 'REPORT_NB', 'latex_floats', 'manifest', 'write_report_files', 'build_pdf',
+           'number_floats', 'vgg_build_report']
 
 # %% ../nbs/08d_report.ipynb #bcd1e1c4
 def latex_floats(tex=None) -> list:
@@ -43,6 +43,7 @@ def manifest(recs: dict, profile: str, dataset: str, run_set: str, claim_rows: l
                        for c in claim_rows]}
 
 # %% ../nbs/08d_report.ipynb #ff190779
+PROVENANCE_ROWS = 24   # more runs than this: the provenance table in two halves side by side
 LATEX_SOURCES = ('report.tex', 'references.bib')
 _RAGGED = '>{{\\raggedright\\arraybackslash}}p{{{}\\textwidth}}'
 _CLAIM_COLUMNS = _RAGGED.format(0.15) + _RAGGED.format(0.38) + 'l' + _RAGGED.format(0.22)
@@ -72,7 +73,9 @@ def write_report_files(recs: dict, profile: str, dataset: str, out=None) -> dict
     table('tab_claims', claims_table(claim_rows), _CLAIM_COLUMNS)
     table('tab_remedies', remedies_table(recs), 'llrrrrr')
     prov = provenance_table(recs).drop(columns=list(shared_provenance(recs)))
-    table('tab_provenance', prov, 'l' * prov.shape[1])
+    cols = 'l' * prov.shape[1]
+    if len(prov) > PROVENANCE_ROWS: prov, cols = two_halves(prov), cols + '@{\\hspace{2em}}' + cols   # page-wide
+    table('tab_provenance', prov, cols)
     verdict = _macro('RemediesVerdict', tex_text(remedies_verdict(recs)))
     write('numbers.tex', numbers_tex(recs, profile, dataset, run_set, claim_rows, paper) + verdict)
     write('manifest.json', json.dumps(manifest(recs, profile, dataset, run_set, claim_rows), indent=1,

@@ -13,7 +13,8 @@ from .runset import RunRecord, toy_run
 # %% auto #0
 __all__ = ['BIG', 'UNOFFICIAL', 'tex_escape', 'fmt_num', 'fmt_acc', 'fmt_loss', 'fmt_epoch', 'header', 'booktabs',
            'group_settings', 'toy_seeded', 'mean_std', 'fmt_epochs', 'group_table', 'seed_family', 'extended_table',
-           'unofficial', 'run_precision', 'comparability', 'paper_vs_ours', 'paper_table', 'provenance_table']
+           'unofficial', 'run_precision', 'comparability', 'paper_vs_ours', 'paper_table', 'provenance_table',
+           'two_halves']
 
 # %% ../nbs/08_tables.ipynb #b97ef89a
 _TEX_ESC = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{',
@@ -237,3 +238,10 @@ def provenance_table(recs: dict) -> pd.DataFrame:
             out.append({'run': name, 'status': r.status, 'config': '--', 'code': '--', 'device': '--',
                         'time (s)': '--'})
     return pd.DataFrame(out)
+
+# %% ../nbs/08_tables.ipynb #2d7313ed
+def two_halves(df: pd.DataFrame) -> pd.DataFrame:
+    "`df`'s rows in two halves side by side (the columns repeated; the second half padded with empty cells)."
+    h = math.ceil(len(df) / 2)
+    right = df.iloc[h:].reset_index(drop=True).reindex(range(h)).fillna('')
+    return pd.concat([df.iloc[:h].reset_index(drop=True), right], axis=1)
