@@ -132,7 +132,7 @@ def test_the_manifest_is_the_pdfs_twin(built):
     same = lambda s: ' '.join(s.split()).replace('-', '').replace('’', "'")      # a line broken at a hyphen, curly quotes
     printed = {c.split(':')[0]: same(c) for c in pdf_captions(out/'report/report.pdf')}
     for kind, items in (('Figure', m['figures']), ('Table', m['tables'])):
-        assert [f['number'] for f in items] == [str(i) for i in range(1, len(items) + 1)], items      # the PDF's order
+        assert [f['number'] for f in items] == list(range(1, len(items) + 1)), items      # the PDF's order
         for f in items:                                    # the caption's words up to its first symbol set in math
             words = ' '.join(re.split(r'\|grad\||log10|±|−', f['caption'])[0].split())
             assert printed[f"{kind} {f['number']}"].startswith(same(f"{kind} {f['number']}: {words}")), (f, printed)
