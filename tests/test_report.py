@@ -238,7 +238,7 @@ def test_remedies_sentence_when_they_ran(paper):
     runs, _ = paper
     recs = load_run_set('smoke', 'synthetic', runs)
     recs['RC'], recs['Dense'] = replace(recs['VGG_08'], row=ROWS['RC']), replace(recs['BN-x5'], row=ROWS['Dense'])
-    from vgg_report.study import compare_settings, METRIC, CHANCE, DIVERGED
+    from vgg_report.compare import compare_settings, METRIC, CHANCE, DIVERGED
     result = lambda n: DIVERGED if recs[n].metrics['status'] == 'diverged' else recs[n].metrics[METRIC]
     score = lambda n: CHANCE if result(n) == DIVERGED else result(n)           # a diverged run scores chance
     val = lambda *names: sum(score(n) for n in names) / len(names)
@@ -283,7 +283,7 @@ def test_grid_file_rows_join_the_table_and_family_they_name(paper, tmp_path):
     mean, std = sum(vals) / 2, abs(vals[0] - vals[1]) / 2 ** 0.5
     assert f'{mean:.2f}\\,±\\,{std:.2f}' in ext['Mine'], (ext['Mine'], vals)
     from vgg_report.verdicts import claims
-    from vgg_report.study import METRIC, CHANCE
+    from vgg_report.compare import METRIC, CHANCE
     score = lambda n: CHANCE if recs[n].metrics['status'] == 'diverged' else recs[n].metrics[METRIC]
     lr_claim = next(c for c in claims(recs) if c['key'] == 'BestLr')
     other = max(['BN-x1/10', 'Mine-lr', 'BN-x5', 'BN-x10', 'BN-x45'], key=score)   # the grid-file row competes

@@ -1,14 +1,15 @@
 """Issues 21, 30 and 32: every 'which setting is best' verdict states its error rate and keeps it (a Monte-Carlo check
 on pure noise, with diverged and tied runs), finds a real lead as often as its power statement says, reads the test
 accuracy at the best-validation epoch, counts diverged runs and waits for unfinished ones. The Monte-Carlo runs the
-library's own vectorised test (`study.decide`, which `compare_settings` calls with one draw)."""
+library's own vectorised test (`compare.decide`, which `compare_settings` calls with one draw)."""
 import math, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from vgg_report.study import (ROWS, LEVEL, METRIC, METRICS, CHANCE, DIVERGED, PENDING, best_setting, compare_settings,
-                              decide, detectable, seeds_needed)
+from vgg_report.compare import (LEVEL, METRIC, METRICS, CHANCE, DIVERGED, PENDING, best_setting, compare_settings, decide,
+                                detectable, seeds_needed)
+from vgg_report.study import ROWS
 
 DRAWS = 100_000
 NOISE = 4 * math.sqrt(LEVEL * (1 - LEVEL) / DRAWS)     # four Monte-Carlo standard errors at 5 %: 0.28 points

@@ -7,7 +7,8 @@ from __future__ import annotations
 import configparser, math, re
 import pandas as pd
 from .core import project_root
-from .study import GRIDS, TOLERANCE, CHANCE, LEVEL, METRIC, METRICS, FIGURE_ROWS, FIGURE_GROUPS, REMEDIES
+from .compare import CHANCE, LEVEL, METRIC, METRICS
+from .study import GRIDS, TOLERANCE, FIGURE_ROWS, FIGURE_GROUPS, REMEDIES
 from .tables import (tex_escape, fmt_acc, fmt_loss, fmt_epoch, header, extended_table, UNOFFICIAL, unofficial,
                                comparability, run_precision, provenance_table, group_settings,
                                seed_family, _group)

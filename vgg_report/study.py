@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 from typing import Callable
 import numpy as np
 from .core import UserError
+from .compare import (CHANCE, LEVEL, METRIC, METRICS, DIVERGED, PENDING, Comparison, compare_settings,
+                                 comparison_text, _percent)
 
 # %% auto #0
-__all__ = ['TABLE_GROUPS', 'PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'PAPER', 'TOLERANCE', 'COMPARED', 'CHANCE', 'LEVEL',
-           'METRIC', 'METRICS', 'BLOCKED', 'TARGET_LEAD', 'DIVERGED', 'PENDING', 'CLAIMS', 'FIGURE_ROWS',
-           'FIGURE_GROUPS', 'REMEDIES', 'Row', 'slugify', 'group_rows', 'seed_families', 'by_seed', 'pooled_spread',
-           'spread_floor', 'blocked_spread', 'decide', 'Comparison', 'compare_settings', 'best_setting', 'detectable',
-           'seeds_needed', 'Claim', 'comparison_text', 'check_study']
+__all__ = ['TABLE_GROUPS', 'PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'PAPER', 'TOLERANCE', 'COMPARED', 'CLAIMS',
+           'FIGURE_ROWS', 'FIGURE_GROUPS', 'REMEDIES', 'Row', 'slugify', 'group_rows', 'seed_families', 'Claim',
+           'check_study']
 
 # %% ../nbs/03c_study.ipynb #722abe8d
 TABLE_GROUPS = {'lr': 'lr', 'batch': 'batch_size', 'seed': 'seed'}   # a table group: the row field it varies
@@ -107,167 +107,6 @@ PAPER = {  # row: {metric: value}
 }
 TOLERANCE = dict(acc=3.0, loss=0.15)
 COMPARED = ('val_acc', 'test_acc', 'train_loss')
-CHANCE = 0.01
-
-# %% ../nbs/03c_study.ipynb #0267578d
-LEVEL = 0.05          # the rate of wrong verdicts a "which setting is best" test allows in each direction
-METRIC = 'test_acc'   # what every verdict reads: the test accuracy of each run's best-validation-epoch weights
-METRICS = {'test_acc': 'test accuracy at the best-validation epoch', 'val_acc': 'best validation accuracy'}  # words
-BLOCKED = False       # seeds as blocks where every compared setting has the same seeds: measured below, not chosen
-TARGET_LEAD = 0.01    # the lead (one point of accuracy) the report counts the seeds for
-
-# %% ../nbs/03c_study.ipynb #dbe66d0b
-DIVERGED, PENDING = 'diverged', 'pending'   # a run whose loss became non-finite; a run still to come
-
-def by_seed(values, name=None) -> dict:
-    "A setting's results as `{seed: result}`; a list (seeds unknown) gets keys no other setting shares."
-    d = dict(values) if isinstance(values, dict) else {(name, i): v for i, v in enumerate(values)}
-    bad = [v for v in d.values() if v not in (DIVERGED, PENDING) and not isinstance(v, (int, float))]
-    if bad: raise UserError(f"{bad[0]!r} is not a result: give an accuracy (a fraction), {DIVERGED!r} or {PENDING!r}")
-    return d
-
-# %% ../nbs/03c_study.ipynb #0fc258a2
-def _pooled(y: list, dead):
-    "Pooled spread and degrees of freedom per draw of arrays (draws, runs), leaving out each draw's `dead` settings."
-    ss = sum(np.where(dead[:, k], 0, ((s - s.mean(1, keepdims=True)) ** 2).sum(1)) for k, s in enumerate(y))
-    df = sum(np.where(dead[:, k], 0, s.shape[1] - 1) for k, s in enumerate(y))
-    with np.errstate(invalid='ignore', divide='ignore'): return np.sqrt(ss / df), df
-
-def pooled_spread(samples) -> tuple:
-    "The standard deviation of one run pooled over the samples with more than one value, and its degrees of freedom."
-    s, df = _pooled([np.asarray(x, dtype=float).reshape(1, -1) for x in samples], np.zeros((1, len(samples)), bool))
-    return (None, 0) if df[0] == 0 else (float(s[0]), int(df[0]))
-
-# %% ../nbs/03c_study.ipynb #481d353e
-def spread_floor(scores: list, n_eval: int):
-    "The binomial spread of an accuracy measured on `n_eval` images, at the mean of every score (one per draw)."
-    p = np.concatenate([np.atleast_2d(np.asarray(s, dtype=float)) for s in scores], 1).mean(1)
-    p = p.clip(1 / n_eval, 1 - 1 / n_eval)
-    return np.sqrt(p * (1 - p) / n_eval)
-
-# %% ../nbs/03c_study.ipynb #10ddd329
-def blocked_spread(table, live=None) -> tuple:
-    "Residual spread and df of `table` ([draws,] settings, seeds) about setting and seed effects, over `live` settings."
-    y = np.asarray(table, dtype=float)
-    one = y.ndim == 2
-    y = y[None] if one else y
-    w = (np.ones(y.shape[:2]) if live is None else np.asarray(live, dtype=float).reshape(y.shape[:2]))[..., None]
-    k = w.sum((1, 2))
-    with np.errstate(invalid='ignore', divide='ignore'):
-        col = (w * y).sum(1, keepdims=True) / w.sum(1, keepdims=True)          # each seed's mean over the settings
-        r = y - y.mean(2, keepdims=True) - col + col.mean(2, keepdims=True)
-        df = ((k - 1) * (y.shape[2] - 1)).astype(int)
-        s = np.sqrt((w * r ** 2).sum((1, 2)) / df)
-    return ((None if df[0] == 0 else float(s[0])), int(df[0])) if one else (s, df)
-
-# %% ../nbs/03c_study.ipynb #a0523606
-def decide(scores: list, n_eval: int = None, level: float = LEVEL, blocked: bool = False) -> dict:
-    "The test, vectorised: `scores[0]` the reference's results and `scores[j]` competitor j's, each (draws, runs)."
-    from scipy import stats
-    y = [np.atleast_2d(np.asarray(s, dtype=float)) for s in scores]       # NaN: a diverged run
-    dead = np.stack([np.isnan(s).all(1) for s in y], 1)                   # (draws, settings): every run diverged
-    y = [np.where(np.isnan(s), CHANCE, s) for s in y]                     # a diverged run scores chance
-    seed_spread, df = blocked_spread(np.stack(y, 1), ~dead) if blocked else _pooled(y, dead)
-    floor = None if n_eval is None else spread_floor(y, n_eval)
-    s = seed_spread if floor is None else np.where(np.isnan(seed_spread), np.nan, np.maximum(seed_spread, floor))
-    n = np.array([x.shape[1] for x in y])
-    lead = y[0].mean(1)[:, None] - np.stack([x.mean(1) for x in y[1:]], 1)
-    with np.errstate(invalid='ignore'):
-        crit = stats.t.ppf(1 - level / (len(y) - 1), np.where(df > 0, df, np.nan))
-        thr = np.where((s > 1e-12)[:, None], (crit * s)[:, None] * np.sqrt(1 / n[0] + 1 / n[1:]), np.nan)
-        return dict(lead=lead, thresholds=thr, behind=lead > thr, ahead=-lead > thr, spread=s,
-                    seed_spread=seed_spread, floor=floor, df=df)
-
-# %% ../nbs/03c_study.ipynb #d783d243
-@dataclass(frozen=True)
-class Comparison:
-    "A reference setting against competing ones: the verdict and every number it rests on."
-    verdict: str        # 'held', 'did not hold', 'not distinguishable' or 'waiting for N runs'
-    base: list          # the reference's scores, one per finished run (a diverged run scores CHANCE)
-    others: dict        # each competitor's scores
-    diverged: dict      # how many runs of each setting diverged (the reference's under None)
-    pending: dict       # how many runs of each setting are still to come (the reference's under None)
-    spread: float       # the spread of one run the test used (None: no spread is known)
-    seed_spread: float  # the runs' own estimate of it (None: no setting has two runs that did not all diverge)
-    floor: float        # the binomial spread of an accuracy on `n_eval` images (None: no size given)
-    n_eval: int         # how many images each accuracy was measured on
-    df: int             # the spread's degrees of freedom
-    blocked: bool       # whether seeds were blocks (every compared setting had the same seeds)
-    level: float        # the rate of wrong verdicts allowed in each direction
-    thresholds: dict    # per tested competitor: the difference of means that counts
-    ahead: tuple        # competitors that lead the reference by more than their threshold
-    behind: tuple       # competitors it leads by more than theirs
-
-    def mean(self, name=None):
-        "The reference's mean score, or competitor `name`'s; None without a finished run."
-        v = self.base if name is None else self.others[name]
-        return float(np.mean(v)) if v else None
-
-    def lead(self, name) -> float:
-        "The reference's mean minus competitor `name`'s."
-        return self.mean() - self.mean(name)
-
-    @property
-    def waiting(self) -> int: return sum(self.pending.values())
-
-# %% ../nbs/03c_study.ipynb #c7484389
-def _runs(n: int) -> str: return f"{n} run{'s' if n != 1 else ''}"
-
-def compare_settings(base, others: dict, n_eval: int | None, level: float = LEVEL, blocked: bool = BLOCKED):
-    "Test a reference's results against each competitor's (see `by_seed`) on accuracies measured on `n_eval` images."
-    runs = {None: by_seed(base)} | {n: by_seed(v, n) for n, v in others.items()}
-    count = lambda what: {n: sum(v == what for v in r.values()) for n, r in runs.items()}
-    pending, diverged = count(PENDING), count(DIVERGED)
-    seeds = list(runs[None])
-    paired = blocked and len(seeds) > 1 and all(set(r) == set(seeds) for r in runs.values())
-    raw = {n: [math.nan if r[k] == DIVERGED else float(r[k]) for k in (seeds if paired else r) if r[k] != PENDING]
-           for n, r in runs.items()}
-    sc = {n: [CHANCE if math.isnan(x) else x for x in v] for n, v in raw.items()}
-    waiting = sum(pending.values())
-    tested = [n for n in others if sc[n]] if sc[None] and not waiting else []
-    r = decide([raw[None], *(raw[n] for n in tested)], n_eval, level, paired) if tested else None
-    num = lambda k: None if r is None or r[k] is None or np.isnan(r[k][0]) else float(r[k][0])
-    thr = {} if num('spread') is None else {n: float(t) for n, t in zip(tested, r['thresholds'][0])}
-    behind = tuple(n for j, n in enumerate(tested) if r['behind'][0, j])
-    ahead = tuple(n for j, n in enumerate(tested) if r['ahead'][0, j])
-    verdict = (f'waiting for {_runs(waiting)}' if waiting else 'did not hold' if ahead
-               else 'held' if others and len(behind) == len(others) else 'not distinguishable')
-    return Comparison(verdict, sc[None], {n: sc[n] for n in others}, diverged, pending, num('spread'),
-                      num('seed_spread'), num('floor'), n_eval, 0 if r is None else int(r['df'][0]), paired, level,
-                      thr, ahead, behind)
-
-def best_setting(base, others: dict, n_eval: int | None, level: float = LEVEL) -> str:
-    "'held' when `base` leads every setting of `others` at `level`, 'did not hold' when one leads it, else neither."
-    return compare_settings(base, others, n_eval, level).verdict
-
-# %% ../nbs/03c_study.ipynb #fc670da6
-def _noncentral(crit: float, df: int, power: float) -> float:
-    "The noncentrality at which a one-sided t-test with critical value `crit` rejects with probability `power`."
-    from scipy import stats, optimize
-    return optimize.brentq(lambda nc: stats.nct.sf(crit, df, nc) - power, 0, 1e4)
-
-def detectable(c: Comparison, power: float = 0.8) -> dict:
-    "Per tested competitor, the smallest true lead `c`'s test finds with probability `power`, with the real run counts."
-    from scipy import stats
-    if not c.thresholds: return {}
-    crit = stats.t.ppf(1 - c.level / len(c.thresholds), c.df)
-    return {n: t * _noncentral(crit, c.df, power) / crit for n, t in c.thresholds.items()}
-
-# %% ../nbs/03c_study.ipynb #4c1f21ec
-def seeds_needed(c: Comparison, size: float = TARGET_LEAD, power: float = 0.8, most: int = 1000):
-    "How many seeds for every setting would make `c`'s test find a true lead of `size` with probability `power`."
-    from scipy import stats
-    if not c.thresholds: return None
-    m = len(c.thresholds)
-    def lead(n):
-        df = m * (n - 1) if c.blocked else (m + 1) * (n - 1)
-        return _noncentral(stats.t.ppf(1 - c.level / m, df), df, power) * c.spread * math.sqrt(2 / n)
-    if lead(most) > size: return None
-    lo, hi = 1, most                                    # lead(lo) > size >= lead(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if lead(mid) <= size else (mid, hi)
-    return hi
 
 # %% ../nbs/03c_study.ipynb #20d8ecda
 @dataclass(frozen=True)
@@ -293,56 +132,6 @@ def _compare(v, group, base='BN-Baseline'):
 def _best(v, group) -> str:
     "The verdict of a best-setting claim: held, did not hold, not distinguishable, or waiting for N runs."
     return _compare(v, group).verdict
-
-# %% ../nbs/03c_study.ipynb #2d1386b5
-def _percent(c: Comparison) -> Comparison:
-    "`c` with every result in percent (the thresholds and spreads with them)."
-    pct = lambda xs: [100 * x for x in xs]
-    num = lambda x: None if x is None else 100 * x
-    return replace(c, base=pct(c.base), others={n: pct(v) for n, v in c.others.items()}, spread=num(c.spread),
-                   seed_spread=num(c.seed_spread), floor=num(c.floor),
-                   thresholds={n: 100 * t for n, t in c.thresholds.items()})
-
-# %% ../nbs/03c_study.ipynb #c7ac6efb
-def _test_words(c: Comparison) -> str:
-    "The test `c` ran, in words (in the units of `c`)."
-    how = 'paired by seed, with a residual spread' if c.blocked else 'with a pooled seed spread'
-    s = f"a one-sided t-test of the {METRICS[METRIC]} {how} of {c.spread:.2f} points"
-    if c.floor is not None and (c.seed_spread or 0) < c.floor:
-        s += f" (the binomial floor for {c.n_eval:,} images; the runs' own: {c.seed_spread:.2f})"
-    m = len(c.thresholds)
-    s += f" and {c.df} degrees of freedom, Bonferroni over {m} setting{'s' if m != 1 else ''}"
-    return s + f", level {c.level:.0%}"
-
-# %% ../nbs/03c_study.ipynb #669ff882
-def comparison_text(c: Comparison, name: str, label=str) -> str:
-    "The evidence of `c` in words (accuracies in %): means, best other, threshold, divergences, what seeds could tell."
-    lab = lambda n: name if n is None else label(n)
-    if c.waiting:
-        return f"no verdict yet, {c.verdict} ({', '.join(f'{lab(n)}: {k}' for n, k in c.pending.items() if k)})"
-    p, size = _percent(c), lambda n: len(c.base if n is None else c.others[n])
-    s = f"{name} reaches {p.mean():.2f}% (mean of {_runs(len(p.base))})" if p.base else f"{name} has no run"
-    done = [n for n in p.others if p.others[n]]
-    if done and p.base:
-        o = max(done, key=p.mean)
-        s += f" and the best other, {label(o)}, {p.mean(o):.2f}% ({_runs(len(p.others[o]))})"
-        d = p.lead(o)
-        gap = f"a lead of {d:.2f} points" if d >= 0 else f"{-d:.2f} points behind"       # a drop is said as a drop
-        if o in p.thresholds: s += f": {gap}, against a threshold of {p.thresholds[o]:.2f} points ({_test_words(p)})"
-    div = [n for n, k in c.diverged.items() if k]
-    s += (f"; diverged, each scored at chance ({100 * CHANCE:.2f}%): "
-          + ', '.join(f'{lab(n)} {c.diverged[n]} of {_runs(size(n))}' for n in div)) if div else '; no run diverged'
-    if done and p.base and p.spread is None:
-        why = 'no setting has two runs that did not all diverge' if not c.df else 'the runs agree exactly'
-        s += f"; {why} and no evaluation size bounds the spread from below, so no difference is tested"
-    elif c.verdict == 'not distinguishable' and p.thresholds:
-        ds, n = detectable(p).values(), seeds_needed(p, 100 * TARGET_LEAD)
-        lo, hi = min(ds), max(ds)
-        s += (f"; the smallest true lead these runs find four times out of five is {lo:.2f} points"
-              + (f" (to {hi:.2f}, by the settings' run counts)" if hi - lo >= 0.005 else '') + ", and "
-              + (f"{n} seeds for every setting would bring it under {100 * TARGET_LEAD:.2f} point" if n else
-                 f"not even 1,000 seeds for every setting would bring it under {100 * TARGET_LEAD:.2f} point"))
-    return s
 
 # %% ../nbs/03c_study.ipynb #377bc331
 def _best_evidence(v, group, param):

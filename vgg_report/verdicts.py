@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 from .models import create_model, count_params
-from .study import (CLAIMS, REMEDIES, METRIC, DIVERGED, PENDING, TARGET_LEAD, Comparison, compare_settings,
-                              comparison_text, detectable, seeds_needed, _compare, _percent, _runs)
+from .compare import (METRIC, DIVERGED, PENDING, TARGET_LEAD, Comparison, compare_settings, comparison_text,
+                                detectable, seeds_needed, _percent, _runs)
+from .study import CLAIMS, REMEDIES, _compare
 from .tables import _group, _complete, mean_std, seed_family
 
 # %% auto #0
@@ -33,7 +34,7 @@ def _first_layer_grad(r):
 def _diverged(r) -> bool: return r.finished and r.metrics['status'] == 'diverged'
 
 def _by_seed(rs, key=METRIC) -> dict:
-    "The runs `rs` of one setting as `study.compare_settings` takes them: `{seed: key's value, DIVERGED or PENDING}`."
+    "The runs `rs` of one setting as `compare.compare_settings` takes them: `{seed: key's value, DIVERGED or PENDING}`."
     score = lambda r: PENDING if not r.finished else DIVERGED if _diverged(r) else r.metrics.get(key)
     seeds = [r.row.seed for r in rs]
     keys = seeds if len(set(seeds)) == len(seeds) else [r.row.name for r in rs]     # two rows at one seed: by name
@@ -58,7 +59,7 @@ class _Results:
         return _by_seed([r for r in self.recs.values() if r.row.family == fam], key)
     def n_eval(self, key=METRIC): return _n_eval(self.recs.values(), key)
     def spread(self):
-        "The sample std of the seed group's `study.METRIC` (BN-Baseline's seeds); None below two runs."
+        "The sample std of the seed group's `compare.METRIC` (BN-Baseline's seeds); None below two runs."
         acc = [self(n) for n in self.group('seed') if self(n) is not None]
         return float(np.std(acc, ddof=1)) if len(acc) > 1 else None
 
@@ -147,7 +148,7 @@ def _gradient_words(grads: dict) -> str:
 
 # %% ../nbs/08a_verdicts.ipynb #5ef417d9
 def remedies_verdict(recs: dict) -> str:
-    "One sentence, from the runs: which remedy is best by `study.compare_settings` (or which tie), and the gradients."
+    "One sentence, from the runs: which remedy is best by `compare.compare_settings` (or which tie), and the gradients."
     fams = {label: seed_family(recs, fam) for label, fam in REMEDIES.items()}
     not_run = [lab for lab in REMEDIES if not any(r.finished for r in fams[lab])]
     judged = [lab for lab in REMEDIES if lab != 'plain' and fams[lab]]       # every remedy in the run set
