@@ -313,10 +313,11 @@ def native_bf16():
         pass
     try: text = Path('/proc/cpuinfo').read_text()
     except OSError: return None
-    flags = {f for line in text.splitlines() if line.startswith(('flags', 'Features')) for f in line.split(':', 1)[1].split()}
+    lines = [line for line in text.splitlines() if line.startswith(('flags', 'Features'))]
+    flags = {f for line in lines for f in line.split(':', 1)[1].split()}
     return next((f for f in _BF16_FLAGS if f in flags), None)
 
-def resolve_precision(precision: str = 'auto', profile: str = 'quick', device: str = 'auto', quiet: bool = False) -> str:
+def resolve_precision(precision: str = 'auto', profile: str = 'quick', device: str = 'auto', quiet: bool = False):
     "For `auto`: bf16 at the quick profile on a CPU with native bf16, else fp32 (said in one line); else the named one."
     if precision != 'auto':
         if precision not in PRECISIONS:

@@ -13,8 +13,8 @@ from .core import UserError, command, runs_dir as _runs_dir, check_readable, run
 from .data import resolve_dataset
 from .models import create_model, check_model, count_params
 from .hooks import weight_params
-from .config import (RunConfig, select_rows, build_config, resolve_profile, resolve_precision, run_folder, device_kind, engine,
-                               recorded_engine, engine_change, data_copy)
+from .config import (RunConfig, select_rows, build_config, resolve_profile, resolve_precision, run_folder,
+                               device_kind, engine, recorded_engine, engine_change, data_copy)
 from .study import Row, GRIDS, ROWS, PAPER_GRID, SEEDED_ROWS, EXTENDED_GRID, check_study
 from .rundir import RunDir, FINISHED, PARAMS, METRICS
 
@@ -113,7 +113,7 @@ def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of ro
                data_dir: str = None,  # data directory (to resolve --dataset auto)
                runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
                device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep): its kind names the set
-               precision: str = 'auto',  # the precision the runs were trained in (as given to vgg_sweep): auto, fp32 or bf16
+               precision: str = 'auto',  # the runs' precision (as given to vgg_sweep): auto, fp32 or bf16
                threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                compile: str = 'off',  # the compile mode the runs trained in (as given to vgg_sweep)
                json: bool = False,  # print JSON records instead of a table
