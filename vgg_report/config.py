@@ -323,15 +323,15 @@ def resolve_precision(precision: str = 'auto', profile: str = 'quick', device: s
         if precision not in PRECISIONS:
             raise UserError(f"--precision {precision!r} is not a precision; use one of auto, {', '.join(PRECISIONS)}")
         return precision
+    if profile != 'quick': return 'fp32'       # full, smoke, custom: the study's fp32 on every machine, said nowhere
     kind = device_kind(device)
-    feature = native_bf16() if profile == 'quick' and kind == 'cpu' else None
-    if feature: why = f"the quick profile on a CPU with native bf16, {feature}: nearly twice as fast as fp32"
-    elif profile != 'quick': why = f"the {profile} profile trains in the study's fp32"
-    elif kind != 'cpu': why = f"on {kind} the study's fp32"
-    else: why = "this CPU has no native bf16, neither avx512_bf16 nor amx_bf16: the study's fp32"
-    if not quiet: print(f"precision auto: {'bf16' if feature else 'fp32'} ({why})", file=sys.stderr)
+    feature = native_bf16() if kind == 'cpu' else None
+    if not quiet:                                # the one case that depends on the machine: said in one line
+        why = (f"a CPU with native bf16, {feature}: nearly twice as fast as fp32" if feature else
+               f"on {kind}, the study's fp32" if kind != 'cpu' else
+               "a CPU without native bf16, neither avx512_bf16 nor amx_bf16: the study's fp32")
+        print(f"precision auto: {'bf16' if feature else 'fp32'} (the quick profile on {why})", file=sys.stderr)
     return 'bf16' if feature else 'fp32'
-
 
 # %% ../nbs/03d_config.ipynb #c4cb3825
 def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, profile='auto', epochs=None,
