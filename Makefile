@@ -72,11 +72,13 @@ site: install
 
 # The run set a target works on. `make report`, `make board` (and `vgg_status`, `vgg_build_report`) take the same options, so that
 # the report is built from, and TensorBoard shows, the run set that was swept: PROFILE (auto: full on a GPU, quick on a CPU; smoke
-# for a report in minutes), DATASET, GRID and, when given, PRECISION, THREADS, DEVICE, RUNS_DIR.
+# for a report in minutes), DATASET, GRID, PRECISION (auto: bf16 at the quick profile on a CPU with native bf16, else fp32) and,
+# when given, THREADS, DEVICE, RUNS_DIR.
 PROFILE ?= auto
 DATASET ?= auto
+PRECISION ?= auto
 GRID ?= paper
-RUN_SET_ARGS = $(strip --profile $(PROFILE) --dataset $(DATASET) --grid $(GRID) $(if $(PRECISION),--precision $(PRECISION)) \
+RUN_SET_ARGS = $(strip --profile $(PROFILE) --dataset $(DATASET) --grid $(GRID) --precision $(PRECISION) \
 	$(if $(THREADS),--threads $(THREADS)) $(if $(DEVICE),--device $(DEVICE)) $(if $(RUNS_DIR),--runs_dir $(RUNS_DIR)))
 # The options of SWEEP_ARGS that name the run set (e.g. SWEEP_ARGS='--profile smoke --grid mine.csv'), for the report too.
 SAME_RUN_SET = $(shell printf '%s\n' $(SWEEP_ARGS) | awk -v names=' profile dataset grid precision threads device runs_dir data_dir ' \
@@ -88,7 +90,7 @@ SAME_RUN_SET = $(shell printf '%s\n' $(SWEEP_ARGS) | awk -v names=' profile data
 BOARD_SET := import os, sys; from pathlib import Path; from vgg_report.core import cli_errors; \
 	from vgg_report.runset import plan, say_run_sets; e = os.environ; \
 	d = Path(e['RUN_SET']).resolve() if e['RUN_SET'] else cli_errors(plan)(e['GRID'], profile=e['PROFILE'], \
-	dataset=e['DATASET'], runs_dir=e['RUNS_DIR'] or None, device=e['DEVICE'] or 'auto', precision=e['PRECISION'] or 'fp32', \
+	dataset=e['DATASET'], runs_dir=e['RUNS_DIR'] or None, device=e['DEVICE'] or 'auto', precision=e['PRECISION'] or 'auto', \
 	threads=e['THREADS'] or 1, quiet=True, reading=True)[0].folder.parent; \
 	print(say_run_sets(d, d.parent, make=True), file=sys.stderr); print(d)
 FREE_PORT := import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])

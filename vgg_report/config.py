@@ -11,13 +11,14 @@ from fastcore.basics import patch
 from .core import UserError, DEVICES, get_device, runs_dir as _runs_dir, data_dir as _data_dir
 from .data import DATASETS, CIFAR_SIZES, SYNTHETIC_VERSION, resolve_dataset, find_cifar100, can_download
 from .models import check_model
-from .study import Row, slugify, GRIDS, ROWS
+from .study import Row, slugify, GRIDS, ROWS, PAPER_GRID, SEEDED_ROWS
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'ENGINE', 'GRID_COLUMNS', 'PROFILES',
-           'check_number', 'check_compile', 'param', 'device_kind', 'RunConfig', 'run_set_name', 'run_set_dir',
-           'run_folder', 'engine', 'recorded_engine', 'data_copy', 'engine_change', 'find_row', 'check_own_row',
-           'read_grid', 'select_rows', 'resolve_profile', 'build_config']
+__all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'ENGINE', 'GRID_COLUMNS', 'PROFILE_ROWS',
+           'PROFILES', 'check_number', 'check_compile', 'param', 'device_kind', 'RunConfig', 'run_set_name',
+           'run_set_dir', 'run_folder', 'engine', 'recorded_engine', 'data_copy', 'engine_change', 'find_row',
+           'check_own_row', 'read_grid', 'select_rows', 'resolve_profile', 'native_bf16', 'resolve_precision',
+           'build_config']
 
 # %% ../nbs/03d_config.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -261,13 +262,17 @@ def read_grid(path) -> list:
     return rows
 
 # %% ../nbs/03d_config.ipynb #ce7258fc
-def select_rows(grid: str = 'paper', only=None) -> list:
-    "The rows of `grid` (paper, extended, all, or a CSV grid file), restricted to the names in `only` when given."
+PROFILE_ROWS = {'quick': SEEDED_ROWS}   # rows a profile adds to the paper grid: quick, every compared setting's seeds
+
+def select_rows(grid: str = 'paper', only=None, profile: str = None) -> list:
+    "The rows of `grid` (paper, extended, all, or a CSV grid file) at `profile`, restricted to the names in `only`."
     if grid in GRIDS: rows = GRIDS[grid]
     elif str(grid).lower().endswith('.csv') or Path(grid).is_file(): rows = read_grid(grid)
     else:
         raise UserError(f"--grid {grid!r} is not a grid; use one of {', '.join(GRIDS)} "
                         "or a CSV file of rows (name,model,lr,batch_size,seed)")
+    if grid in ('paper', 'all'):                   # the rows the profile adds, after the paper grid's
+        rows = [*PAPER_GRID, *PROFILE_ROWS.get(profile, ()), *rows[len(PAPER_GRID):]]
     if not only: return list(rows)
     names = [only] if isinstance(only, str) else list(only)
     unknown = [n for n in names if n not in {r.name for r in rows}]
@@ -294,6 +299,39 @@ def resolve_profile(profile: str = 'auto', device: str = 'auto', quiet: bool = F
     if profile not in PROFILES:
         raise UserError(f"--profile {profile!r} is not a profile; use one of auto, {', '.join(PROFILES)}")
     return profile
+
+# %% ../nbs/03d_config.ipynb #4121eb52
+_BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'bf16')   # x86's bf16 instructions, then Arm's (its /proc/cpuinfo name)
+
+def native_bf16():
+    "The CPU feature that does bf16 arithmetic natively here (`avx512_bf16`, `amx_bf16` or Arm's `bf16`), or None."
+    try:
+        import torch
+        caps = torch._C._cpu._get_cpu_capability()      # torch's cpuinfo probe: what its kernels dispatch on
+        return next((f for f in _BF16_FLAGS[:2] if caps.get(f)), None)
+    except (ImportError, AttributeError, RuntimeError):
+        pass
+    try: text = Path('/proc/cpuinfo').read_text()
+    except OSError: return None
+    lines = [line for line in text.splitlines() if line.startswith(('flags', 'Features'))]
+    flags = {f for line in lines for f in line.split(':', 1)[1].split()}
+    return next((f for f in _BF16_FLAGS if f in flags), None)
+
+def resolve_precision(precision: str = 'auto', profile: str = 'quick', device: str = 'auto', quiet: bool = False):
+    "For `auto`: bf16 at the quick profile on a CPU with native bf16, else fp32 (said in one line); else the named one."
+    if precision != 'auto':
+        if precision not in PRECISIONS:
+            raise UserError(f"--precision {precision!r} is not a precision; use one of auto, {', '.join(PRECISIONS)}")
+        return precision
+    if profile != 'quick': return 'fp32'       # full, smoke, custom: the study's fp32 on every machine, said nowhere
+    kind = device_kind(device)
+    feature = native_bf16() if kind == 'cpu' else None
+    if not quiet:                                # the one case that depends on the machine: said in one line
+        why = (f"a CPU with native bf16, {feature}: nearly twice as fast as fp32" if feature else
+               f"on {kind}, the study's fp32" if kind != 'cpu' else
+               "a CPU without native bf16, neither avx512_bf16 nor amx_bf16: the study's fp32")
+        print(f"precision auto: {'bf16' if feature else 'fp32'} (the quick profile on {why})", file=sys.stderr)
+    return 'bf16' if feature else 'fp32'
 
 # %% ../nbs/03d_config.ipynb #c4cb3825
 def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, profile='auto', epochs=None,
@@ -325,6 +363,7 @@ def build_config(row=None, model=None, lr=None, batch_size=None, seed=None, prof
     if ds == 'cifar100' and find_cifar100(data_dir) is None and not can_download():
         raise UserError(f"--dataset cifar100: CIFAR-100 is not in {_data_dir(data_dir)} and cannot be downloaded; "
                         f"put cifar-100-python.tar.gz there or use --dataset synthetic")
+    precision = resolve_precision(precision, prof, device, quiet=quiet)
     cfg = RunConfig(**base, **sizes, dataset=ds, precision=precision, device=device, compile=compile, profile=prof,
                     threads=threads)
     if slug is None and name is not None:            # a name of your own: the folder check of a grid file's rows

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from .core import UserError, command, project_root, runs_dir as _runs_dir, nbs_dir, check_can_create
 from .data import resolve_dataset
-from .config import check_number, resolve_profile
+from .config import check_number, resolve_profile, resolve_precision
 from .runner import check_kernel, KERNEL, KERNEL_SHUTDOWN
 from .study import GRIDS
 from .runset import load_run_set
@@ -123,7 +123,7 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto, full
                      runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
                      out: str = None,  # write figures/ and report/ under this folder instead of the project's
                      data_dir: str = None,  # data directory (to resolve --dataset auto)
-                     precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep)
+                     precision: str = 'auto',  # the runs' precision (as given to vgg_sweep): auto, fp32 or bf16
                      threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                      device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep)
                      compile: str = 'off',  # the compile mode the runs trained in (as given to vgg_sweep)
@@ -133,6 +133,7 @@ def vgg_build_report(profile: str = 'auto',  # the run set's profile: auto, full
     root = Path(out).resolve() if out else project_root()
     for d in ('figures', 'report'): check_can_create(root/d, '--out' if out else 'the project folder')   # before work
     prof, ds = resolve_profile(profile, device, quiet=True), resolve_dataset(dataset, data_dir, quiet=True)
+    precision = resolve_precision(precision, prof, device, quiet=True)                     # as vgg_sweep did
     if grid not in GRIDS: grid = str(Path(grid).resolve())
     recs = load_run_set(prof, ds, runs_dir, grid, precision, threads, device, data_dir, files=False,
                         compile=compile)                                                     # the guards

@@ -13,9 +13,9 @@ from .core import UserError, command, runs_dir as _runs_dir, check_readable, run
 from .data import resolve_dataset
 from .models import create_model, check_model, count_params
 from .hooks import weight_params
-from .config import (RunConfig, select_rows, build_config, resolve_profile, run_folder, device_kind, engine,
-                               recorded_engine, engine_change, data_copy)
-from .study import Row, GRIDS, ROWS, check_study
+from .config import (RunConfig, select_rows, build_config, resolve_profile, resolve_precision, run_folder,
+                               device_kind, engine, recorded_engine, engine_change, data_copy)
+from .study import Row, GRIDS, ROWS, PAPER_GRID, SEEDED_ROWS, EXTENDED_GRID, check_study
 from .rundir import RunDir, FINISHED, PARAMS, METRICS
 
 # %% auto #0
@@ -37,9 +37,10 @@ class Job:
 def plan(grid='paper', only=None, profile: str = 'auto', dataset: str = 'auto', runs_dir=None, data_dir=None,
          device: str = 'auto', precision: str = 'fp32', quiet: bool = False, compile: str = 'off', threads=1,
          reading: bool = False, here: bool = True) -> list:
-    "The jobs of `grid`'s rows (`only` those named), every parameter validated before any work."
-    rows = list(grid) if isinstance(grid, (list, tuple)) else select_rows(grid, only)
+    "The jobs of `grid`'s rows at `profile` (`only` those named), every parameter validated before any work."
     prof = resolve_profile(profile, device, quiet=True)
+    rows = list(grid) if isinstance(grid, (list, tuple)) else select_rows(grid, only, prof)
+    precision = resolve_precision(precision, prof, device, quiet=quiet)      # before the run set is named
     ds = resolve_dataset(dataset, data_dir, quiet=quiet)
     jobs = []
     for r in rows:
@@ -87,7 +88,8 @@ def run_sets(runs_dir=None) -> pd.DataFrame:
 # %% ../nbs/06a_runset.ipynb #49738fc6
 def _options(r, make: bool = False) -> str:
     "The options (or `make`'s variables) that name run set `r`: the defaults left out."
-    defaults = dict(precision='fp32', device=device_kind('auto'), threads=1)
+    defaults = dict(precision='fp32' if r['profile'] != 'quick' else None, device=device_kind('auto'), threads=1)
+    # a quick set's precision is always named: what `auto` resolves to there depends on the CPU
     given = {k: r[k] for k in _IDENTITY if k not in defaults or str(r[k]) != str(defaults[k])}
     return ' '.join(f'{k.upper()}={v}' if make else f'--{k} {v}' for k, v in given.items())
 
@@ -111,7 +113,7 @@ def vgg_status(grid: str = 'paper',  # paper, extended, all, or a CSV file of ro
                data_dir: str = None,  # data directory (to resolve --dataset auto)
                runs_dir: str = None,  # where runs are (default: $VGG_REPORT_RUNS, else runs/)
                device: str = 'auto',  # the device the runs trained on (as given to vgg_sweep): its kind names the set
-               precision: str = 'fp32',  # the precision the runs were trained in (as given to vgg_sweep): fp32 or bf16
+               precision: str = 'auto',  # the runs' precision (as given to vgg_sweep): auto, fp32 or bf16
                threads: str = '1',  # the CPU threads each run trained on (as given to vgg_sweep)
                compile: str = 'off',  # the compile mode the runs trained in (as given to vgg_sweep)
                json: bool = False,  # print JSON records instead of a table
@@ -180,8 +182,9 @@ def load_run_set(profile: str, dataset: str, runs_dir=None, grid: str = 'paper',
                  compile: str = 'off') -> dict:
     "`{row name: RunRecord}` of one run set, planned once, checked for mixing and staleness; `files`: with their files."
     mine = [] if grid in GRIDS else select_rows(grid)                  # a grid file's rows
-    listed = {r.name for r in GRIDS['paper']} | {r.name for r in (GRIDS[grid] if grid in GRIDS else mine)}
-    rows = [*GRIDS['all'], *(r for r in mine if r.name not in ROWS)]
+    prof = resolve_profile(profile, device, quiet=True)
+    listed = {r.name for g in ('paper', grid) for r in (select_rows(g, profile=prof) if g in GRIDS else mine)}
+    rows = [*PAPER_GRID, *SEEDED_ROWS, *EXTENDED_GRID, *(r for r in mine if r.name not in ROWS)]   # found: shown
     check_study(rows)
     jobs = plan(rows, None, profile, dataset, runs_dir, data_dir, device, precision, quiet=True, compile=compile,
                 threads=threads, reading=True)                  # what the runs were trained with names their set

@@ -13,9 +13,9 @@ from .compare import (CHANCE, LEVEL, METRIC, METRICS, DIVERGED, PENDING, Compari
                                  comparison_text, _percent)
 
 # %% auto #0
-__all__ = ['TABLE_GROUPS', 'PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'ROWS', 'PAPER', 'TOLERANCE', 'COMPARED', 'CLAIMS',
-           'FIGURE_ROWS', 'FIGURE_GROUPS', 'REMEDIES', 'Row', 'slugify', 'group_rows', 'seed_families', 'Claim',
-           'check_study']
+__all__ = ['TABLE_GROUPS', 'PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'SEEDED_ROWS', 'ROWS', 'PAPER', 'TOLERANCE', 'COMPARED',
+           'CLAIMS', 'FIGURE_ROWS', 'FIGURE_GROUPS', 'REMEDIES', 'Row', 'slugify', 'compared_seeds', 'group_rows',
+           'seed_families', 'Claim', 'check_study']
 
 # %% ../nbs/03c_study.ipynb #722abe8d
 TABLE_GROUPS = {'lr': 'lr', 'batch': 'batch_size', 'seed': 'seed'}   # a table group: the row field it varies
@@ -67,7 +67,14 @@ EXTENDED_GRID = [
     *_seeds(Row('Dense', 'vgg38_dense', 1e-3)), *_seeds(Row('BN+Dense', 'vgg38_bn_dense', 1e-3)),   # see 10_dense
 ]
 GRIDS = {'paper': PAPER_GRID, 'extended': EXTENDED_GRID, 'all': PAPER_GRID + EXTENDED_GRID}
-ROWS = {r.name: r for r in GRIDS['all']}
+
+def compared_seeds(rows, seeds=(10, 20)) -> list:
+    "Every setting a best-setting claim sets against BN-Baseline (lr, batch groups) at `seeds`, `<row>-seed=<seed>`."
+    return [replace(r, name=f'{r.name}-seed={s}', seed=s) for r in rows
+            if {'lr', 'batch'} & set(r.groups) and r.family != 'BN' for s in seeds]
+
+SEEDED_ROWS = compared_seeds(PAPER_GRID)   # at BN-Baseline's other seeds: a profile may add them (config.PROFILE_ROWS)
+ROWS = {r.name: r for r in GRIDS['all'] + SEEDED_ROWS}
 
 # %% ../nbs/03c_study.ipynb #c625d00f
 def group_rows(rows, group: str) -> list:
