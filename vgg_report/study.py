@@ -7,10 +7,8 @@ from __future__ import annotations
 import math, re
 from dataclasses import dataclass, replace
 from typing import Callable
-import numpy as np
 from .core import UserError
-from .compare import (CHANCE, LEVEL, METRIC, METRICS, DIVERGED, PENDING, Comparison, compare_settings,
-                                 comparison_text, _percent)
+from .compare import CHANCE, LEVEL, METRIC, METRICS, compare_settings, comparison_text, _percent
 
 # %% auto #0
 __all__ = ['TABLE_GROUPS', 'PAPER_GRID', 'EXTENDED_GRID', 'GRIDS', 'SEEDED_ROWS', 'ROWS', 'PAPER', 'TOLERANCE', 'COMPARED',
