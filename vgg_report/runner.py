@@ -13,7 +13,7 @@ from .process import ENV_DIE_WITH_PARENT, ForwardStop, env_set
 from .models import MODELS, create_model, count_params, load_models
 from .study import slugify, PAPER_GRID, EXTENDED_GRID, ROWS
 from .rundir import RunDir, METRICS, FAILURE, NOTEBOOK, FINISHED
-from .config import RunConfig, PROFILES, build_config, run_folder
+from .config import RunConfig, PROFILES, PROFILE_ROWS, build_config, run_folder
 
 # %% auto #0
 __all__ = ['KERNEL', 'KERNEL_SHUTDOWN', 'EXPERIMENT_NB', 'NOTEBOOK_PARAMS', 'KERNEL_START_DIED', 'install_kernel', 'check_kernel',
@@ -169,7 +169,8 @@ def _list(models: bool, rows: bool):
         for n in load_models():
             print(f'{n:16} {count_params(create_model(n)):>11,} parameters  ({MODELS[n].__module__})')
     if rows:
-        for g, rs in (('paper', PAPER_GRID), ('extended', EXTENDED_GRID)):
+        grids = (('paper', PAPER_GRID), ('extended', EXTENDED_GRID), *((f'{p}+', rs) for p, rs in PROFILE_ROWS.items()))
+        for g, rs in grids:
             for r in rs: print(f'{g:8} {r.name:18} {r.model:12} lr={r.lr:<7g} batch={r.batch_size:<4} seed={r.seed}')
         for p, s in PROFILES.items(): print(f'profile {p}: {s}')
 
