@@ -14,7 +14,8 @@ from .core import (UserError, command, runs_dir as _runs_dir, get_device, check_
 from .process import on_stop_signals
 from .models import create_model
 from .train import reproducible, run_threads
-from .config import RunConfig, check_number, resolve_profile, device_kind
+from .callbacks import autocast
+from .config import RunConfig, check_number, resolve_profile, device_kind, PROFILE_ROWS
 from .rundir import FINISHED
 from .runner import check_kernel, check_project, run_row, _acc
 from .runset import plan, check_engine
@@ -46,19 +47,21 @@ def run_cost(cfg: RunConfig) -> float:
     return model_macs(cfg.model) * (cfg.epochs * (3 * n_train + n_eval) + (cfg.n_test or 10000) * 2)
 
 # %% ../nbs/07_sweep.ipynb #79591e8e
-def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int = None) -> float:
-    "Seconds per forward-pass MAC, timed with a few VGG_38-BN training steps on `device` (and `threads`, when given)."
+def calibrate(device: str = 'auto', steps: int = 3, bs: int = 50, threads: int = None, precision='fp32') -> float:
+    "Seconds per forward-pass MAC, timed with a few VGG_38-BN training steps on `device` in `precision` (`threads`)."
     dev = get_device(device)
     with run_threads(threads or torch.get_num_threads()), reproducible(dev):   # the threads and kernels the runs use
-        return _time_steps(dev, steps, bs)
+        return _time_steps(dev, steps, bs, precision)
 
-def _time_steps(dev, steps, bs) -> float:
+def _time_steps(dev, steps, bs, precision='fp32') -> float:
     m = create_model('vgg38_bn').to(dev)
     opt = torch.optim.Adam(m.parameters())
     x, y = torch.randn(bs, 3, 32, 32, device=dev), torch.randint(0, 100, (bs,), device=dev)
     def step():
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(m(x), y).backward()
+        with autocast(dev, precision):                         # bf16 runs are timed in bf16, as EngineCB trains them
+            loss = torch.nn.functional.cross_entropy(m(x), y)
+        loss.backward()
         opt.step()
     step()
     if dev.type == 'cuda': torch.cuda.synchronize()
@@ -158,7 +161,7 @@ def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, addre
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
     if sec_per_mac is None and jobs and not address:      # a cluster's workers are not timed from here
-        seconds_per_mac = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads)
+        seconds_per_mac = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads, precision=jobs[0].cfg.precision)
     else: seconds_per_mac = sec_per_mac or 0.0
     speedup = parallel_speedup(n_jobs, jobs[0].cfg.device, runs_per_gpu) if jobs else None
     progress = SweepProgress(jobs, n_jobs, seconds_per_mac, speedup)
@@ -248,7 +251,8 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
 def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root) -> float:
     "vgg_sweep's opening line: profile, device, rows, how they run and the estimated duration; the calibration it used."
     kind, one_thread = device_kind(device), one_thread_each(n_jobs, device) and not address   # a row per core
-    seconds_per_mac = calibrate(device, threads=n_threads) if left and not address else None   # workers: not here
+    seconds_per_mac = (calibrate(device, threads=n_threads, precision=left[0].cfg.precision)   # the runs' precision
+                       if left and not address else None)                                    # workers: not here
     rows = [predicted_seconds(j.cfg, seconds_per_mac or 0.0) for j in left]
     est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device, k))   # the longest row bounds it
     duration = f'estimated {fmt_secs(est)}'
@@ -259,7 +263,10 @@ def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, 
     each = f", {n_threads} thread{'s' if n_threads > 1 else ''} each" if one_thread else ''
     where = (kind.upper() if kind != 'cpu' else 'the CPU') + (" of the cluster's workers" if address else '')
     auto = '' if profile != 'auto' else ' -> ' + prof + (' (no GPU)' if kind == 'cpu' else '')
-    print(f"profile {profile}{auto} on {where}: {len(todo)} rows of the {grid} grid into "
+    added = {r.name for r in PROFILE_ROWS.get(prof, ())}
+    extra = sum(j.name in added for j in todo)
+    extra = f' ({extra} of them the {prof} profile\'s other seeds)' if extra else ''
+    print(f"profile {profile}{auto} on {where}: {len(todo)} rows of the {grid} grid{extra} into "
           f"{root/todo[0].folder.parent.name}, {len(todo) - len(left)} already finished, "
           f"{len(left)} to run {how}{each}; {duration}", flush=True)
     return seconds_per_mac
