@@ -60,6 +60,21 @@ def pytest_collection_modifyitems(config, items):
     longest_first = lambda group: sorted(group, key=lambda i: i.get_closest_marker('long') is None)   # a stable sort
     items[:] = first + longest_first(rest) + longest_first(needs[1:])
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With $VGG_TEST_TIMELINE set to a file, each phase of each test (setup, call, teardown) appends one JSON line to it: the test,
+    the phase, its start and stop (epoch seconds), the worker that ran it, its outcome, whether it is marked slow, and the first
+    line of its docstring (what it alone proves). scripts/test_costs.py times the suite so."""
+    outcome = yield
+    path = os.environ.get('VGG_TEST_TIMELINE')
+    if not path: return
+    import json
+    rep = outcome.get_result()
+    doc = (getattr(item, 'function', None).__doc__ or '').strip().splitlines() if hasattr(item, 'function') else []
+    line = dict(test=item.nodeid, when=call.when, start=call.start, stop=call.stop, worker=os.environ.get('PYTEST_XDIST_WORKER', 'main'),
+                outcome=rep.outcome, slow=item.get_closest_marker('slow') is not None, what=doc[0].strip() if doc else '')
+    with open(path, 'a') as f: f.write(json.dumps(line) + '\n')      # one short line, appended whole: the workers share the file
+
 def shared(tmp_path_factory, name, build):
     """A test-session resource built once even when pytest-xdist runs several workers: the first worker to ask builds it under a
     lock in the directory the workers share, the others wait for it and read it. `build(folder)` returns something JSON-able."""
