@@ -200,6 +200,7 @@ def test_fp32_never_runs_in_tf32_on_a_gpu_and_bf16_is_not_compared_with_the_pape
     assert 'comparable with' not in study_scope('full', 'cifar100', precision='bf16')
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_gpu_check_runs_its_checks_on_a_cpu(tmp_path):
     """scripts/gpu_train_check.py with --device cpu, as small as it goes (VGG_08, two epochs of 200 images; 70-150 s here, most of
     it torch.compile in two processes): a repeat, a pause and a Ctrl-C mid-epoch each resumed in a new process, a compiled run

@@ -105,6 +105,8 @@ def test_one_configuration_one_result_however_launched(paper, tmp_path):
 
 @pytest.mark.slow
 def test_a_row_stopped_in_a_sweep_resumes_under_other_threads_to_the_same_result(paper, tmp_path):
+    """A row SIGKILLed after its first checkpoint in a one-thread sweep, resumed by vgg_run under OMP_NUM_THREADS=2: the
+    paper fixture's metrics to the last digit."""
     runs, _ = paper
     p = subprocess.Popen([str(BIN/'vgg_sweep'), *SMOKE, '--only', 'BN-Baseline', '--jobs', '1', '--runs_dir', str(tmp_path)],
                          start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, env=_env(1))
@@ -168,6 +170,7 @@ def test_read_only_run_set_reads_and_reports_the_same(paper, built, tmp_path):
     for t in tables: assert (tmp_path/'out/report/tables'/t.name).read_text() == t.read_text(), t.name
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_bf16_run_set_is_read_and_labelled_as_bf16(tmp_path):
     "Rows swept with --precision bf16 are complete (not stale) to vgg_status --precision bf16, and the PDF says bf16 on its first page."
     args = [*SMOKE, '--runs_dir', tmp_path/'runs', '--precision', 'bf16']

@@ -18,6 +18,8 @@ def status(runs, *extra):
 
 @pytest.mark.slow
 def test_smoke_sweep_completes_every_row(paper):
+    """The paper fixture's sweep (a real `vgg_sweep --jobs 1` from nothing): its 11 rows complete, with an estimate and an
+    ETA, each with its executed notebook."""
     runs, stdout = paper
     st = status(runs)
     assert list(st) == [row.name for row in PAPER_GRID] and {d['status'] for d in st.values()} == {'complete'}
@@ -29,6 +31,7 @@ def test_smoke_sweep_completes_every_row(paper):
 
 @pytest.mark.slow
 def test_second_sweep_skips_everything(paper):
+    """The same sweep again skips all 11 finished rows within a minute and touches none of their files."""
     runs, _ = paper
     nb = runs/'smoke-synthetic'/'bn-baseline'/'experiment.ipynb'
     before = nb.stat().st_mtime_ns; t0 = time.time()
@@ -47,6 +50,8 @@ def _sweep_until(args, cond, timeout=300):
 @pytest.mark.slow
 @pytest.mark.long
 def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
+    """A sweep SIGKILLed in its second row: vgg_status shows complete, partial and missing; the same sweep again skips,
+    resumes and runs them, to the paper fixture's metrics."""
     runs, _ = paper
     rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
     args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', *rows]
@@ -99,6 +104,8 @@ def test_two_sweeps_never_run_a_row_twice(tmp_path):
 
 @pytest.mark.slow
 def test_failed_row_does_not_stop_the_others(paper, tmp_path):
+    """A row whose checkpoint cannot load fails with exit 1 and a pointer to its notebook, the other row completes, and the
+    failed row's checkpoint is left as it was."""
     runs, _ = paper
     src, bad = runs/'smoke-synthetic'/'bn-x5', tmp_path/'smoke-synthetic'/'bn-x5'
     bad.mkdir(parents=True); shutil.copy(src/'params.json', bad/'params.json')
@@ -112,6 +119,8 @@ def test_failed_row_does_not_stop_the_others(paper, tmp_path):
 
 @pytest.mark.slow
 def test_changed_configuration_is_set_aside_and_rerun(paper, tmp_path):
+    """A finished run whose configuration hash no longer matches is stale to vgg_status; the sweep sets it aside (kept) and
+    runs the row again to the paper fixture's metrics."""
     runs, _ = paper
     dst = tmp_path/'smoke-synthetic'/'vgg_08'
     shutil.copytree(runs/'smoke-synthetic'/'vgg_08', dst)
@@ -125,6 +134,8 @@ def test_changed_configuration_is_set_aside_and_rerun(paper, tmp_path):
 
 @pytest.mark.slow
 def test_status_states(paper, tmp_path):
+    """vgg_status tells running (a lock held by another process), diverged, partial, failed, missing and complete apart, and
+    a dead holder's lock is no longer running."""
     runs, _ = paper
     base = tmp_path/'smoke-synthetic'
     for slug in ('vgg_08', 'vgg_38', 'bn-baseline', 'bn-x5'): shutil.copytree(runs/'smoke-synthetic'/slug, base/slug)
