@@ -64,15 +64,15 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_makereport(item, call):
     """With $VGG_TEST_TIMELINE set to a file, each phase of each test (setup, call, teardown) appends one JSON line to it: the test,
     the phase, its start and stop (epoch seconds), the worker that ran it, its outcome, whether it is marked slow, and the first
-    line of its docstring (what it alone proves). scripts/test_costs.py times the suite so."""
+    paragraph of its docstring (what it alone proves). scripts/test_costs.py times the suite so."""
     outcome = yield
     path = os.environ.get('VGG_TEST_TIMELINE')
     if not path: return
     import json
     rep = outcome.get_result()
-    doc = (getattr(item, 'function', None).__doc__ or '').strip().splitlines() if hasattr(item, 'function') else []
+    doc = (getattr(item, 'function', None).__doc__ or '').strip().split('\n\n')[0] if hasattr(item, 'function') else ''
     line = dict(test=item.nodeid, when=call.when, start=call.start, stop=call.stop, worker=os.environ.get('PYTEST_XDIST_WORKER', 'main'),
-                outcome=rep.outcome, slow=item.get_closest_marker('slow') is not None, what=doc[0].strip() if doc else '')
+                outcome=rep.outcome, slow=item.get_closest_marker('slow') is not None, what=' '.join(doc.split()))
     with open(path, 'a') as f: f.write(json.dumps(line) + '\n')      # one short line, appended whole: the workers share the file
 
 def shared(tmp_path_factory, name, build):
