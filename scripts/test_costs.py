@@ -1,10 +1,10 @@
 """Time the test suite as `make test` runs it and write what each test cost to nbs/measured/test_costs.json, which the docs
 site shows on its "Working on it" page (docs_site/guide/working.md). The suite runs once, in a new pytest process, with
-`make test`'s command (two pytest-xdist workers of one thread each) and $VGG_TEST_TIMELINE set: tests/conftest.py then
-appends one line per phase of each test (worker, start, stop, outcome, the first paragraph of its docstring). From those
-lines the record holds every test's seconds (setup, call and teardown together; the first test to ask for a shared
-fixture, such as the paper grid's sweep, pays for building it in its setup), each worker's busy seconds, and the
-pytest wall time.
+`make test`'s command (two pytest-xdist workers of one thread each, handed one test at a time) and $VGG_TEST_TIMELINE
+set: tests/conftest.py then appends one line per phase of each test (worker, start, stop, outcome, the first paragraph
+of its docstring). From those lines the record holds every test's seconds (setup, call and teardown together; the first
+test to ask for a shared fixture, such as the paper grid's sweep, pays for building it in its setup), each worker's busy
+seconds, and the pytest wall time.
 
     .venv/bin/python scripts/test_costs.py                       # the whole suite; its output is pytest's
     .venv/bin/python scripts/test_costs.py --log /tmp/suite.txt  # and pytest's output kept in a file
@@ -56,7 +56,7 @@ def main(argv=None):
     p.add_argument('--log', help="also keep pytest's output in this file")
     p.add_argument('pytest_args', nargs='*', help="more options for pytest (after --), e.g. -m 'not slow'")
     o = p.parse_args(argv)
-    cmd = [sys.executable, '-m', 'pytest', '-n', o.workers, '--durations=15', *o.pytest_args, 'tests']
+    cmd = [sys.executable, '-m', 'pytest', '-n', o.workers, '--maxschedchunk', '1', '--durations=15', *o.pytest_args, 'tests']
     shown = shlex.join([*(f"{k}={v}" for k, v in ENV.items()), ".venv/bin/python", *cmd[1:]])
     where = host()
     with tempfile.TemporaryDirectory() as tmp:
