@@ -70,7 +70,11 @@ def pytest_collection_modifyitems(config, items):
     def part(group, long):
         chosen = [i for i in group if (i.get_closest_marker('long') is not None) == long]
         return sorted(chosen, key=lambda i: -took.get(i.nodeid, 30 if long else 0))      # a stable sort: new tests keep their place
-    items[:] = needs[:1] + part(rest, True) + part(needs[1:], True) + part(rest, False) + part(needs[1:], False)
+    order = part(rest, True) + part(needs[1:], True) + part(rest, False) + part(needs[1:], False)
+    # xdist starts each worker with two tests: the grid's builder and the shortest test for the first, so that no long test
+    # waits behind the grid's sweep while the other worker could run it
+    second = [i for i in part(rest, False)][-1:]
+    items[:] = needs[:1] + second + [i for i in order if i not in second]
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
