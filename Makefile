@@ -43,9 +43,11 @@ debian:
 	  echo "  sudo apt-get install --no-install-recommends$$need"; fi
 
 # pytest-xdist runs the tests on TEST_WORKERS processes of one thread each (two cores here: 2); `make test TEST_WORKERS=0` runs them
-# in this one process. The slowest tests are listed at the end, so the suite's cost stays visible.
+# in this one process. Each worker is handed one test at a time (--maxschedchunk 1), in the order tests/conftest.py gives, so that
+# neither holds a queue of long tests while the other idles. The slowest tests are listed at the end, so the suite's cost stays
+# visible; scripts/test_costs.py times every test into nbs/measured/test_costs.json.
 TEST_WORKERS ?= 2
-PYTEST := $(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --durations=15
+PYTEST := $(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --maxschedchunk 1 --durations=15
 
 # nbdev's own notebook runner, as the design names it: every library notebook, skipping the cells flagged slow, cuda or notest
 # (the papermill templates, experiment and report, are run through papermill by the tests). tests/test_notebooks.py also runs

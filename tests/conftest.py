@@ -2,7 +2,7 @@
 for each command and each kind of outcome: exit 0, one-line exit 2, exit 1 with a summary, exit 130), `call_cli` runs the same
 command inside the test process (argv, environment, working folder, exit status and output as the process would have them), which
 saves the ~2 s that starting a Python process with torch costs every bad-input case."""
-import contextlib, io, os, runpy, subprocess, sys, traceback
+import contextlib, io, json, os, runpy, subprocess, sys, traceback
 from pathlib import Path
 import pytest
 
@@ -51,19 +51,48 @@ def one_error_line(r):
     assert len(errs) == 1 and 'Traceback' not in r.stderr, r.stdout[-2000:] + r.stderr[-3000:]
     return errs[0]
 
+def measured_seconds() -> dict:
+    "Each test's seconds in the suite's last measurement (nbs/measured/test_costs.json, scripts/test_costs.py), setup aside."
+    try: tests = json.loads((ROOT/'nbs/measured/test_costs.json').read_text())['tests']
+    except (OSError, ValueError, KeyError): return {}
+    return {t['test']: t['seconds'] - t.get('setup_seconds', 0) for t in tests}
+
 def pytest_collection_modifyitems(config, items):
-    """Order the tests for pytest-xdist's two workers: the first test that needs the paper grid goes first, so that one worker builds
-    the grid (minutes) while the other runs the tests that do not need it; the other tests that need it go last. Within each part
-    the tests marked `long` go first, so that no worker is left with a long test at the end while the other idles."""
+    """Order the tests for pytest-xdist's two workers, which take them one at a time in this order (`--maxschedchunk 1`, as
+    `make test` runs them: a worker never holds a queue of tests the other could run): the first test that needs the paper grid
+    goes first, so that one worker builds the grid (minutes) while the other runs the long tests that do not need it; then the
+    long tests that need it, then the short ones, those that need the grid last. Long first (marked `long`: over 30 s here), and
+    within each part the longest of the last measurement first, so that no worker is left with a long test at the end while
+    the other idles."""
     needs = [i for i in items if 'paper' in getattr(i, 'fixturenames', ())]
-    first, rest = needs[:1], [i for i in items if i not in needs]
-    longest_first = lambda group: sorted(group, key=lambda i: i.get_closest_marker('long') is None)   # a stable sort
-    items[:] = first + longest_first(rest) + longest_first(needs[1:])
+    rest = [i for i in items if i not in needs]
+    took = measured_seconds()
+    def part(group, long):
+        chosen = [i for i in group if (i.get_closest_marker('long') is not None) == long]
+        return sorted(chosen, key=lambda i: -took.get(i.nodeid, 30 if long else 0))      # a stable sort: new tests keep their place
+    order = part(rest, True) + part(needs[1:], True) + part(rest, False) + part(needs[1:], False)
+    # xdist starts each worker with two tests: the grid's builder and the shortest test for the first, so that no long test
+    # waits behind the grid's sweep while the other worker could run it
+    second = [i for i in part(rest, False)][-1:]
+    items[:] = needs[:1] + second + [i for i in order if i not in second]
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With $VGG_TEST_TIMELINE set to a file, each phase of each test (setup, call, teardown) appends one JSON line to it: the test,
+    the phase, its start and stop (epoch seconds), the worker that ran it, its outcome, whether it is marked slow, and the first
+    paragraph of its docstring (what it alone proves). scripts/test_costs.py times the suite so."""
+    outcome = yield
+    path = os.environ.get('VGG_TEST_TIMELINE')
+    if not path: return
+    rep = outcome.get_result()
+    doc = (getattr(item, 'function', None).__doc__ or '').strip().split('\n\n')[0] if hasattr(item, 'function') else ''
+    line = dict(test=item.nodeid, when=call.when, start=call.start, stop=call.stop, worker=os.environ.get('PYTEST_XDIST_WORKER', 'main'),
+                outcome=rep.outcome, slow=item.get_closest_marker('slow') is not None, what=' '.join(doc.split()))
+    with open(path, 'a') as f: f.write(json.dumps(line) + '\n')      # one short line, appended whole: the workers share the file
 
 def shared(tmp_path_factory, name, build):
     """A test-session resource built once even when pytest-xdist runs several workers: the first worker to ask builds it under a
     lock in the directory the workers share, the others wait for it and read it. `build(folder)` returns something JSON-able."""
-    import json
     base = tmp_path_factory.getbasetemp()
     if os.environ.get('PYTEST_XDIST_WORKER'): base = base.parent
     folder, done = base/name, base/f'{name}.json'

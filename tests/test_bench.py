@@ -22,6 +22,8 @@ def check_consistent(res):
 
 @pytest.mark.slow
 def test_vgg_bench_tiny(tmp_path):
+    """`vgg_bench` end to end at its smallest (VGG_08, 200 images, two rounds): exit 0, a record whose numbers agree with
+    each other and with the table it prints."""
     out = tmp_path/'bench.json'
     r = run_cli('vgg_bench', '--device', 'cpu', '--model', 'vgg08', '--n_images', '200', '--floor_steps', '2', '--workers', '0',
                 '--threads', '1', '--repeat', '2', '--out', out)

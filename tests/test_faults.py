@@ -258,6 +258,8 @@ def test_full_disk_mid_run_one_line_and_nothing_lost(tmp_path, reference):
 
 @pytest.mark.slow
 def test_diverged_row_is_recorded_and_the_sweep_goes_on(tmp_path):
+    """A grid row whose loss becomes non-finite (lr 1e12) is recorded as diverged with its history, the sweep goes on to the
+    next row and exits 0, and vgg_status says diverged and complete."""
     grid = tmp_path/'grid.csv'; grid.write_text('name,model,lr\nhuge-lr,vgg08,1e12\nfine,vgg08,1e-3\n')
     r = run_cli('vgg_sweep', '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path, '--jobs', '1')
     assert r.returncode == 0 and '1 diverged' in r.stdout and '1 complete' in r.stdout, r.stdout[-3000:]
@@ -300,6 +302,8 @@ def test_report_during_a_sweep_uses_only_finished_runs(paper, tmp_path):
 
 @pytest.mark.slow
 def test_stale_locks_of_a_killed_sweep_are_recovered(tmp_path):
+    """A row's lock file left by a holder that was SIGKILLed is not held by anyone, and the next sweep takes it and
+    completes the row."""
     base = tmp_path/'smoke-synthetic'; base.mkdir(parents=True)
     for lock in (base/'.vgg_08.lock',):                              # a run's one lock
         lock.parent.mkdir(exist_ok=True)
@@ -331,6 +335,8 @@ LONG = ['--model', 'vgg08', '--epochs', '2', '--n_train', '4000', '--n_val', '20
 @pytest.mark.slow
 @pytest.mark.long
 def test_ctrl_c_stops_vgg_run_within_seconds_and_it_resumes(tmp_path):
+    """Ctrl-C (SIGINT to vgg_run's process group) well into an epoch: exit 130 within 15 s, the line that says how to
+    resume, no kernel left training; the same command again ends with the metrics of an uninterrupted run."""
     out = tmp_path/'custom-synthetic'/'i'
     p = subprocess.Popen([str(BIN/'vgg_run'), *LONG, '--runs_dir', str(tmp_path), '--name', 'i'], cwd=ROOT, start_new_session=True,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -351,6 +357,8 @@ def test_ctrl_c_stops_vgg_run_within_seconds_and_it_resumes(tmp_path):
 @pytest.mark.slow
 @pytest.mark.long
 def test_ctrl_c_stops_a_sweep_within_seconds_and_it_resumes(paper, tmp_path):
+    """Ctrl-C to a sweep while its second row trains: exit 130 within 15 s and the resume line; the same sweep again skips
+    the finished row, resumes the other, and both end with the paper fixture's metrics."""
     runs, _ = paper
     args = ['--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', str(tmp_path), '--jobs', '1', '--only', 'VGG_08', 'BN-Baseline']
     p = subprocess.Popen([str(BIN/'vgg_sweep'), *args], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -98,6 +98,8 @@ def built(paper, tmp_path_factory):
     return runs, out, res['stdout'], res['text']
 
 def test_pdf_has_every_row_and_number(built):
+    """The smoke report's PDF names every row of the paper grid with its accuracies and loss as the tables format them, and
+    lists no extended row that was not swept."""
     runs, out, stdout, text = built
     assert f"PDF: {out/'report/report.pdf'}" in stdout
     for row in PAPER_GRID:
@@ -142,12 +144,14 @@ def test_the_manifest_is_the_pdfs_twin(built):
     assert {doc_url(f['notebook']) for f in m['figures'] + m['tables']} <= links, links
 
 def test_first_page_states_profile_and_synthetic_data(built):
+    """The PDF's first page says where its numbers come from: smoke profile, synthetic data, not comparable with the paper."""
     _, _, _, text = built
     first = ' '.join(text.split('\f')[0].split())
     assert 'Where these numbers come from' in first and 'smoke' in first and 'synthetic' in first and 'comparable' in first
     assert 'A smoke run set only shows that every step of the study runs: its numbers mean nothing.' in first
 
 def test_figures_embedded_and_both_formats(built):
+    """Every figure is written as PNG and PDF, and LaTeX included each PDF figure in the report."""
     _, out, _, _ = built
     log = (out/'report/report.log').read_text(errors='replace')
     for name in FIGURES:
@@ -155,6 +159,8 @@ def test_figures_embedded_and_both_formats(built):
         assert f'{name}.pdf' in log, f'{name} not included in the PDF'
 
 def test_paper_vs_reproduction_and_claims(built):
+    """On synthetic data the seed report's numbers are shown beside ours for context, never compared; the five claims are in the
+    PDF, each with its verdict, test and threshold; the vanishing gradient holds even on a smoke run."""
     _, out, _, text = built
     flat = ' '.join(text.split())
     from vgg_report.study import PAPER, COMPARED
@@ -181,6 +187,7 @@ def test_paper_vs_reproduction_and_claims(built):
     assert '\\newcommand{\\ClaimGradientsVanishVerdict}{held}' in numbers     # even a smoke run shows the vanishing gradient
 
 def test_rebuild_with_unchanged_runs_reproduces_the_files(built, tmp_path):
+    """A second vgg_build_report on the same runs writes byte-identical figures, tables and numbers.tex."""
     runs, out, _, _ = built
     shutil.copytree(out, tmp_path/'again')                    # a copy of the first build, which other tests go on reading
     first = _tree(tmp_path/'again')

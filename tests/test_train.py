@@ -219,5 +219,6 @@ def test_vgg_run_end_to_end_kill_resume_and_force(tmp_path, reference):
 
 @pytest.mark.slow
 def test_vgg_run_row_diverged_exit_0(tmp_path):
+    """vgg_run of a run that diverges (lr 1e12) exits 0 and says diverged: a diverged run is a result, not an error."""
     r = run_cli('vgg_run', '--model', 'vgg08', '--lr', '1e12', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path, '--name', 'div')
     assert r.returncode == 0 and 'diverged' in r.stdout, r.stdout + r.stderr
