@@ -67,8 +67,8 @@ def precision_statement(profile: str, precision: str) -> str:
         if profile == 'quick': return f"The runs trained in fp32, the study's precision: {auto}."
         return f"The runs trained in fp32, the study's precision, as the {profile} profile always does by default."
     if profile == 'quick':
-        return (f"The runs trained in {precision} autocast, not the study's fp32: {auto}; its results lie within the "
-                "seed spread of fp32's.")
+        return (f"The runs trained in {precision} autocast, not the study's fp32: {auto}; bf16 rounds "
+                "differently, so these runs are a run set of their own, never mixed with fp32 runs.")
     return f"The runs trained in {precision} autocast, as asked (`--precision {precision}`): the study trains in fp32."
 
 # %% ../nbs/08c_prose.ipynb #3b069d66
