@@ -297,7 +297,18 @@ def _is_costs(v) -> bool:
     "Whether `v` is the suite's list of measured tests."
     return isinstance(v, list) and bool(v) and all(isinstance(r, dict) and {'test', 'seconds'} <= set(r) for r in v)
 
+def _report_time(d: dict) -> str:
+    "A `scripts/time_report.py` record: how long a fresh clone's `make report` took, its rows, and the claims it judged."
+    secs = [r['seconds'] for r in d['rows']]
+    head = (f"{d['measured']}, {d['host']}, commit {d['commit']}: `{d['command']}` took {d['minutes']} minutes "
+            f"(load average {d['load_before']} before, {d['load_after']} after) for the {d['n_rows']} rows of the "
+            f"run set {d['run_set']}, each row {min(secs):.0f} to {max(secs):.0f} s of training")
+    claims = md_table(['claim', 'verdict', 'evidence'],
+                      [[md_text(c['claim']), md_text(c['verdict']), md_text(c['evidence'])] for c in d['claims']])
+    return '\n'.join([md_text(head), '', claims])
+
 _KINDS = ((lambda d: isinstance(d, dict) and {'floor_step_s', 'ours_images_per_s', 'rounds'} <= set(d), _bench),
+          (lambda d: isinstance(d, dict) and {'run_set', 'claims', 'seconds'} <= set(d), _report_time),
           (lambda d: isinstance(d, dict) and {'checks', 'runs', 'passed'} <= set(d), _train_check),
           (lambda d: _is_costs(d) or isinstance(d, dict) and any(_is_costs(v) for v in d.values()), _test_costs))
 

@@ -122,3 +122,30 @@ def test_measurements_show_as_tables(tmp_path):
     (tmp_path/'nbs/measured/odd.json').write_text('{"a": 1}')
     with pytest.raises(ValueError, match=r'nbs/measured/odd\.json: the site does not know how to show this file'):
         SITE['measured']('nbs/measured/odd.json', tmp_path)
+
+def test_a_timed_make_report_is_recorded_and_shown(tmp_path):
+    """scripts/time_report.py's record of a fresh clone's `make report`: the wall time, each row's seconds read from its
+    run's metrics and params, the manifest's claims; the site shows it as a line and a table of the claims."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('time_report', ROOT/'scripts/time_report.py')
+    tr = importlib.util.module_from_spec(spec); spec.loader.exec_module(tr)
+    clone = tmp_path/'clone'
+    subprocess.run(['git', 'init', '-q', str(clone)], check=True)
+    (clone/'report').mkdir()
+    claims = [dict(claim='the baseline learning rate 1e-3 is the best', verdict='held', evidence='a lead of 4.37 points',
+                   key='BestLr')]
+    (clone/'report/manifest.json').write_text(json.dumps(dict(run_set='quick-synthetic-bf16', claims=claims)))
+    for row, secs in (('BN-Baseline', 101.4), ('VGG_08', 23.0)):
+        run = clone/'runs/quick-synthetic-bf16'/row.lower()
+        run.mkdir(parents=True)
+        (run/'metrics.json').write_text(json.dumps(dict(status='complete', wall_seconds=secs)))
+        (run/'params.json').write_text(json.dumps(dict(row=row)))
+    d = tr.record(clone, 1150.0, '2026-12-07T13:06:15+00:00', '0.1, 1.9, 3.2', 'make report')
+    assert (d['minutes'], d['n_rows'], d['run_set']) == (19.2, 2, 'quick-synthetic-bf16')
+    assert sorted((r['row'], r['seconds']) for r in d['rows']) == [('BN-Baseline', 101.4), ('VGG_08', 23.0)]
+    assert d['claims'] == [{k: claims[0][k] for k in ('claim', 'verdict', 'evidence')}]
+    (tmp_path/'nbs/measured').mkdir(parents=True)
+    (tmp_path/'nbs/measured/make_report_quick.json').write_text(json.dumps(d))
+    shown = SITE['measured']('nbs/measured/make_report_quick.json', tmp_path)
+    assert 'took 19\\.2 minutes' in shown and 'each row 23 to 101 s of training' in shown
+    assert '| the baseline learning rate 1e\\-3 is the best | held | a lead of 4\\.37 points |' in shown
