@@ -33,7 +33,10 @@ def test_engine_choices_name_the_run_set_and_the_study_keeps_its_names_and_hashe
     assert run_set_name('quick', 'synthetic', threads=2) == 'quick-synthetic-2threads'
     # hashes computed before the compile mode was hashed: the study's finished runs keep theirs
     assert RunConfig().hash == 'c5acc559c08f' and RunConfig(threads=2).hash == '1dc013867cd0'
-    assert build_config(row='BN-Baseline', profile='quick', dataset='synthetic', device='cpu')[0].hash == '212da8ce74cf'
+    old_quick = dict(epochs=5, n_train=3000, n_val=1000, n_test=1000)          # BN-Baseline at the quick profile of 2026-12
+    assert RunConfig(model='vgg38_bn', dataset='synthetic', device='cpu', **old_quick).hash == '212da8ce74cf'
+    assert build_config(row='BN-Baseline', profile='quick', dataset='synthetic', device='cpu',
+                        precision='fp32')[0].hash == 'c44c21706d68'            # the quick profile since: 2500/500
     assert len({RunConfig(compile=m).hash for m in ('off', 'default', 'reduce-overhead')}) == 3
     with pytest.raises(UserError, match='max-autotune picks kernels by timing them in each process'): RunConfig(compile='max-autotune')
 

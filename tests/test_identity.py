@@ -64,7 +64,7 @@ def test_the_experiment_notebook_checks_its_profile_and_says_where_results_go(tm
     from vgg_report.config import PROFILES
     monkeypatch.setenv('VGG_REPORT_RUNS', str(tmp_path))
     cfg, out = notebook_run(dict(profile='quick', epochs=2, n_train=200))
-    assert (cfg.epochs, cfg.n_train, cfg.n_val) == (PROFILES['quick']['epochs'], 3000, 1000)    # -p profile quick is the profile
+    assert (cfg.epochs, cfg.n_train, cfg.n_val) == tuple(PROFILES['quick'][k] for k in ('epochs', 'n_train', 'n_val'))    # -p profile quick is the profile
     assert out == tmp_path/'quick-synthetic'/'vgg08-lr0.001-bs100-seed0' and out.is_dir()
     cfg, out = notebook_run(dict(row='BN-Baseline', model='vgg38_bn', profile='custom'), str(tmp_path/'mine'))
     assert out == tmp_path/'mine' and cfg.epochs == 2                                           # custom keeps its own sizes
