@@ -14,7 +14,7 @@ on `--n_train` images:
 
 It prints one line per check and writes the record `--out` (JSON: the machine, the versions, every run's numbers and
 every check's verdict), after every run, so that a check cut short still leaves what it measured. `make gpu-check
-OUT=<folder>` runs it on a GPU and writes <folder>/gpu-train-check.json, to be committed under nbs/measured/ for the
+OUT=<folder>` runs it on a GPU and writes <folder>/gpu-train-check.json, to be committed under nbs/measured/ for
 the performance guide to render; `--device cpu` runs the same logic anywhere (tests/test_engine.py runs a small one), and its record
 says that it ran on a CPU (`on_a_gpu: false`). Exit status 1 when a check fails."""
 import argparse, json, os, platform, signal, subprocess, sys, tempfile, time

@@ -24,12 +24,18 @@ def first_sentence(text: str, limit: int = 240) -> str:
     s = m.group(1) if m else text
     return s if len(s) <= limit else s[:limit].rsplit(' ', 1)[0] + ' …'
 
+def cpu() -> str:
+    "This machine's CPU model and core count."
+    info = Path('/proc/cpuinfo')
+    model = next((line.split(':', 1)[1].strip() for line in info.read_text().splitlines()
+                  if line.startswith('model name')), None) if info.exists() else None
+    return f'{model or platform.processor()}, {os.cpu_count()} cores'
+
+def load() -> str: return ', '.join(f'{x:.1f}' for x in os.getloadavg())
+
 def host() -> str:
     "This machine in a line: its name, CPU model, cores and the load average when the run started."
-    cpu = next((line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
-                if line.startswith('model name')), platform.processor()) if Path('/proc/cpuinfo').exists() else platform.processor()
-    load = ', '.join(f'{x:.1f}' for x in os.getloadavg())
-    return f'{platform.node()}: {cpu}, {os.cpu_count()} cores, load average {load} at the start'
+    return f'{platform.node()}: {cpu()}, load average {load()} at the start'
 
 def costs(lines: list) -> dict:
     "Every test's seconds, outcome and docstring from the timeline's lines; each worker's busy seconds."

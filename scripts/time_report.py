@@ -10,20 +10,13 @@ quick profile, 23 rows) and builds the PDF, as on a new machine (pip's cache, if
 The record holds the wall seconds, this machine and its load average before and after (other work on a shared machine
 slows the run: the load says how much), every row's own seconds, the run set and each claim's verdict and evidence.
 Exit status: make's."""
-import argparse, json, os, platform, subprocess, sys, tempfile, time
+import argparse, json, platform, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-def cpu() -> str:
-    "This machine's CPU model and core count."
-    info = Path('/proc/cpuinfo')
-    model = next((line.split(':', 1)[1].strip() for line in info.read_text().splitlines()
-                  if line.startswith('model name')), None) if info.exists() else None
-    return f'{model or platform.processor()}, {os.cpu_count()} cores'
-
-def load() -> str: return ', '.join(f'{x:.1f}' for x in os.getloadavg())
+sys.path.insert(0, str(ROOT/'scripts'))
+from test_costs import cpu, load          # this machine, as the suite's record names it
 
 def record(clone: Path, seconds: float, started: str, load_before: str, command: str) -> dict:
     "What the run in `clone` took and found: its run set's rows and the report's claims (report/manifest.json)."
