@@ -21,6 +21,11 @@ def run_cli(name, *args, env=None, timeout=600, cwd=None):
     e = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
     return subprocess.run([str(BIN/name), *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout, cwd=cwd or ROOT)
 
+def run_make(*args, env=None, timeout=900):
+    "`make -s -o install ARGS` in the checkout, as a user types it (the venv is there already: no install); the CompletedProcess."
+    e = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
+    return subprocess.run(['make', '-s', '-o', 'install', *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=e)
+
 def call_cli(name, *args, env=None, cwd=None):
     """Run console script `name` in this process as `run_cli` would in a new one: its installed script, run as `__main__`, with the
     same argv, environment and working folder; return a CompletedProcess. An uncaught exception is exit 1 with its traceback on
@@ -56,6 +61,19 @@ def measured_seconds() -> dict:
     try: tests = json.loads((ROOT/'nbs/measured/test_costs.json').read_text())['tests']
     except (OSError, ValueError, KeyError): return {}
     return {t['test']: t['seconds'] - t.get('setup_seconds', 0) for t in tests}
+
+def pytest_configure(config):
+    """One cache of machine timings (`sweep.calibration`) for the whole test session, in a folder of its own: the first sweep
+    times this machine, the others read it, and the user's own cache is never read or written. Set here, in the process that
+    starts pytest-xdist's workers, so that they and every process they start share it."""
+    if 'PYTEST_XDIST_WORKER' not in os.environ and 'VGG_REPORT_CACHE' not in os.environ:
+        import tempfile
+        os.environ['VGG_REPORT_CACHE'] = config._vgg_cache = tempfile.mkdtemp(prefix='vgg-report-cache-')
+
+def pytest_unconfigure(config):
+    if getattr(config, '_vgg_cache', None):
+        import shutil
+        shutil.rmtree(config._vgg_cache, ignore_errors=True)
 
 def pytest_collection_modifyitems(config, items):
     """Order the tests for pytest-xdist's two workers, which take them one at a time in this order (`--maxschedchunk 1`, as
@@ -108,9 +126,11 @@ def shared(tmp_path_factory, name, build):
 @pytest.fixture(scope='session')
 def paper(tmp_path_factory):
     """The whole paper grid, smoke-sized on the synthetic data, swept sequentially from nothing by a real `vgg_sweep` process (once
-    per test session, whatever the number of workers). Returns the runs folder and the sweep's stdout."""
+    per test session, whatever the number of workers), under OMP_NUM_THREADS=1 whatever the shell's (test_identity.py counts it
+    as that setting). Returns the runs folder and the sweep's stdout."""
     def build(runs):
-        r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs, '--jobs', '1')
+        r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs, '--jobs', '1',
+                    env={'OMP_NUM_THREADS': 1, 'MKL_NUM_THREADS': 1})
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         return r.stdout
     return shared(tmp_path_factory, 'paper', build)

@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import psutil
 import pytest
-from conftest import BIN, same
+from conftest import BIN, same, one_error_line
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,8 @@ def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
     """Two rows on a two-worker cluster; one worker node (its raylet and every process under it) is SIGKILLed once both rows have a checkpoint. The sweep retries
     that row on the other node, which resumes it, and exits 0; every metric equals the uninterrupted (sequential) sweep's; the
     output has the sweep's own lines and none of Ray's; no process of the cluster is left. Meanwhile a sweep with another token
-    is refused in one line."""
+    is refused in one line. Then a worker that declares a GPU joins: `vgg_sweep --address` from this CPU-only machine plans a
+    GPU run set, and refuses a device no worker has (one cluster serves both: starting one costs seconds of CPU)."""
     runs, _ = paper
     rows = ['VGG_38', 'BN-Baseline']
     slugs = {'VGG_38': 'vgg_38', 'BN-Baseline': 'bn-baseline'}
@@ -81,6 +82,13 @@ def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
         finally:
             for p in (sweep, stranger):
                 if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait()
+        # the same cluster, joined by a worker that declares a GPU: a sweep from this CPU-only machine plans a GPU run set
+        subprocess.run([BIN/'ray', 'start', '--address', address, '--num-cpus', '1', '--num-gpus', '1', '--node-ip-address', '127.0.0.1',
+                        '--disable-usage-stats'], env=env, check=True, capture_output=True, timeout=60)
+        dry = [BIN/'vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--only', 'VGG_08', '--address', address,
+               '--runs_dir', tmp_path/'gpu', '--dry_run']
+        gpu = subprocess.run(dry, capture_output=True, text=True, env=env, timeout=300)
+        mps = subprocess.run([*dry, '--device', 'mps'], capture_output=True, text=True, env=env, timeout=300)
     print(text)
     assert sweep.returncode == 0, text
     retries = [l for l in text.splitlines() if ': its node died (NodeDiedError); retry 1/3, from its last checkpoint' in l]
@@ -93,6 +101,8 @@ def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
         f"error: --address {address}: the Ray cluster refused this machine's token; head, workers and vgg_sweep need one token "
         "(RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN_PATH on all), or none (docs_site/guide/cluster.md, 'On a Ray cluster')"], refused
     assert not (tmp_path/'elsewhere'/'smoke-synthetic'/'vgg_08').exists()
+    assert gpu.returncode == 0 and str(tmp_path/'gpu'/'smoke-synthetic-cuda'/'vgg_08') in gpu.stdout, gpu.stdout[-2000:] + gpu.stderr[-2000:]
+    assert mps.returncode == 2 and 'no worker of the Ray cluster' in one_error_line(mps)
     for name, slug in slugs.items():
         ours, ref = (json.loads((d/slug/'metrics.json').read_text()) for d in (out, runs/'smoke-synthetic'))
         assert ours['status'] == 'complete' and same(ours, ref), (name, ours, ref)

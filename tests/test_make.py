@@ -3,7 +3,8 @@
 arguments say which run sets the runs folder holds, with their finished rows, and which one they show."""
 import os, re, shutil, signal, subprocess
 import pytest
-from conftest import ROOT, call_cli
+from conftest import ROOT, call_cli, run_make
+from test_report import built      # noqa: F401  (the suite's smoke report, built by `make report PROFILE=smoke`)
 
 pytestmark = pytest.mark.slow
 
@@ -12,21 +13,15 @@ def _copy_runs(paper, to):
     shutil.copytree(paper[0]/'smoke-synthetic', to/'smoke-synthetic', ignore=shutil.ignore_patterns('*.pt'))
     return to
 
-def _make(*args, env=None, timeout=900):
-    "`make -s -o install ARGS` in the checkout (the venv is there already: no install)."
-    e = {**os.environ, **(env or {})}
-    return subprocess.run(['make', '-s', '-o', 'install', *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=e)
-
-def test_make_report_profile_smoke_ends_with_a_smoke_pdf(paper, tmp_path):
-    """`make report PROFILE=smoke`, as the README's first screen gives it, into a runs folder of its own (a copy of the suite's smoke
-    sweep, so nothing is trained again: the sweep finds its 11 rows finished) and an output folder of its own: the PDF of that run
-    set, whose first page says smoke and synthetic."""
-    runs, out = _copy_runs(paper, tmp_path/'runs'), tmp_path/'out'
-    r = _make('report', 'PROFILE=smoke', f'RUNS_DIR={runs}', f'REPORT_OUT={out}')
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert 'profile smoke' in r.stdout and 'report of smoke-synthetic: 11 of 11 rows finished' in r.stdout, r.stdout[-3000:]
-    assert f"PDF: {out/'report/report.pdf'}" in r.stdout and not list(runs.glob('quick-*'))
-    first = subprocess.run(['pdftotext', '-l', '1', str(out/'report/report.pdf'), '-'], capture_output=True, text=True).stdout
+def test_make_report_profile_smoke_ends_with_a_smoke_pdf(built):
+    """`make report PROFILE=smoke`, as the README's first screen gives it, on the suite's smoke sweep (test_report.py's `built` runs
+    it, into an output folder of its own): the sweep finds its 11 rows finished and trains nothing, and the PDF is that run
+    set's, its first page saying smoke and synthetic."""
+    runs, out, stdout, text = built
+    assert 'profile smoke' in stdout and '11 already finished, 0 to run' in stdout, stdout[-3000:]
+    assert 'report of smoke-synthetic: 11 of 11 rows finished' in stdout and f"PDF: {out/'report/report.pdf'}" in stdout, stdout[-3000:]
+    assert [p.name for p in runs.iterdir() if not p.name.startswith('.')] == ['smoke-synthetic']    # no quick set beside it
+    first = text.split('\f')[0]
     assert 'Run set smoke-synthetic' in first and 'smoke' in first and 'synthetic' in first
 
 def test_sweep_args_name_the_report_s_run_set_too(tmp_path):
@@ -34,7 +29,7 @@ def test_sweep_args_name_the_report_s_run_set_too(tmp_path):
     set it swept, not of the default (quick) one: here a dry run into an empty runs folder, so the report stops at once, naming the
     smoke run set that has no finished run."""
     (tmp_path/'runs').mkdir()
-    r = _make('report', f"SWEEP_ARGS=--profile smoke --dataset=synthetic --dry_run --jobs 1 --runs_dir {tmp_path/'runs'}",
+    r = run_make('report', f"SWEEP_ARGS=--profile smoke --dataset=synthetic --dry_run --jobs 1 --runs_dir {tmp_path/'runs'}",
               f'REPORT_OUT={tmp_path/"out"}', timeout=300)
     assert r.returncode == 2 and 'profile smoke' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
     assert f"error: {tmp_path/'runs'/'smoke-synthetic'} has no finished run" in r.stderr, r.stderr[-2000:]

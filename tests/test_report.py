@@ -1,8 +1,8 @@
 "Issue: the report (figures, tables, verdicts, PDF) from a smoke run set, its guards, and reproducibility."
-import hashlib, json, math, re, shutil, subprocess
+import hashlib, json, math, os, re, shutil, subprocess
 from pathlib import Path
 import pytest
-from conftest import ROOT, run_cli, call_cli, one_error_line, shared
+from conftest import ROOT, run_cli, run_make, call_cli, one_error_line, shared
 from vgg_report.study import GRIDS, PAPER_GRID, COMPARED
 from vgg_report.runset import load_run_set
 from vgg_report.tables import fmt_acc, fmt_loss
@@ -79,16 +79,22 @@ def _tree(root):
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for d in ('figures', 'report') if (root/d).exists() for p in sorted((root/d).rglob('*')) if p.is_file()}
 
+def _generated(tree) -> list:
+    "The files of a build that come from the runs: figures, tables and numbers.tex."
+    return [k for k in tree if k.startswith('figures/') or k.startswith('report/tables/') or k == 'report/numbers.tex']
+
 def _checkout_outputs():
     return {p: (ROOT/p).read_bytes() for d in ('figures', 'report') for p in map(str, (ROOT/d).rglob('*')) if Path(p).is_file()}
 
 @pytest.fixture(scope='session')
 def built(paper, tmp_path_factory):
-    "The report of the paper fixture's run set, built once by a real vgg_build_report process into a folder of its own."
+    """The report of the paper fixture's run set, built once, by the README's command for a smoke report: `make report
+    PROFILE=smoke`, into a folder of its own (its sweep finds the 11 rows finished and trains nothing; test_make.py reads what it
+    printed)."""
     runs, _ = paper
     def build(out):
         before = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
-        r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', runs, '--out', out)
+        r = run_make('report', 'PROFILE=smoke', 'DATASET=synthetic', f'RUNS_DIR={runs}', f'REPORT_OUT={out}')
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         after = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
         assert before == after, 'the report wrote into the checkout'
@@ -186,15 +192,41 @@ def test_paper_vs_reproduction_and_claims(built):
     numbers = (out/'report/numbers.tex').read_text()
     assert '\\newcommand{\\ClaimGradientsVanishVerdict}{held}' in numbers     # even a smoke run shows the vanishing gradient
 
-def test_rebuild_with_unchanged_runs_reproduces_the_files(built, tmp_path):
-    """A second vgg_build_report on the same runs writes byte-identical figures, tables and numbers.tex."""
+@pytest.fixture(scope='session')
+def rebuilt(built, tmp_path_factory):
+    """A second vgg_build_report on the paper run set, into a copy of the first build (`built`), once per test session. Run as
+    root, as CI and these machines are, it reads the runs through a read-only bind mount, and vgg_status reads both the mount
+    and the runs themselves: one build serves the rebuild test here and test_identity.py's read-only test."""
     runs, out, _, _ = built
-    shutil.copytree(out, tmp_path/'again')                    # a copy of the first build, which other tests go on reading
-    first = _tree(tmp_path/'again')
-    r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', runs, '--out', tmp_path/'again')
-    assert r.returncode == 0, r.stderr
-    second = _tree(tmp_path/'again')
-    generated = [k for k in first if k.startswith('figures/') or k.startswith('report/tables/') or k == 'report/numbers.tex']
+    def build(again):
+        shutil.copytree(out, again)                          # a copy of the first build, which other tests go on reading,
+        for k in _generated(_tree(again)): (again/k).write_bytes(b'')    # emptied: a file the rebuild did not write would show
+        read_only = os.geteuid() == 0
+        ro = again.parent/'runs-read-only'
+        if read_only:
+            ro.mkdir()
+            subprocess.run(['mount', '--bind', str(runs), str(ro)], check=True)
+        try:
+            if read_only:
+                subprocess.run(['mount', '-o', 'remount,bind,ro', str(ro)], check=True)
+                assert subprocess.run(['touch', str(ro/'x')], capture_output=True).returncode != 0     # it really is read-only
+            status = {k: run_cli('vgg_status', *SMOKE, '--runs_dir', d, '--json') for k, d in (('ro', ro), ('rw', runs)) if read_only or k == 'rw'}
+            r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', ro if read_only else runs, '--out', again)
+        finally:
+            if read_only: subprocess.run(['umount', str(ro)], check=True)
+        return dict(read_only=read_only, returncode=r.returncode, output=r.stdout[-2000:] + r.stderr[-2000:],
+                    status={k: dict(returncode=v.returncode, stdout=v.stdout, stderr=v.stderr[-2000:]) for k, v in status.items()})
+    again, res = shared(tmp_path_factory, 'rebuilt', build)
+    return again, res
+
+def test_rebuild_with_unchanged_runs_reproduces_the_files(built, rebuilt):
+    """A second vgg_build_report on the same runs, into a copy of the first build whose figures and tables were emptied (`rebuilt`:
+    through a read-only mount of the runs, as root), writes them again byte-identical, and numbers.tex too."""
+    _, out, _, _ = built
+    again, res = rebuilt
+    assert res['returncode'] == 0, res['output']
+    first, second = _tree(out), _tree(again)
+    generated = _generated(first)
     assert len(generated) > 20 and {k: first[k] for k in generated} == {k: second[k] for k in generated}
 
 def test_missing_rows_are_shown_missing(paper, tmp_path):

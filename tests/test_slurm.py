@@ -160,17 +160,19 @@ def _check_metrics(runs: Path, ref: Path, rows: dict, log):
 
 @pytest.mark.long
 def test_slurm_sweep_survives_scancel_and_a_time_limit(paper, tmp_path):
-    """The recipe on a one-host SLURM cluster. (1) A job is cancelled with scancel while its two rows are in their second epoch;
-    the same sbatch again resumes them from their checkpoints. (2) A job's time limit falls while two other rows are in their
-    second epoch: SLURM warns the script (--signal B:TERM), the rows stop at their next batch and save exactly there, the job
-    ends before its limit, and the same sbatch again resumes them. Every row ends with the metrics of the in-process sweep
-    (`paper`), and no process of the cluster survives."""
+    """The recipe on a one-host SLURM cluster, in three jobs. (1) A job is cancelled with scancel while its two rows are in their
+    second epoch. (2) The same sbatch, with two more rows, resumes those two from their checkpoints and finishes them; then the
+    job's time limit falls while the two others are in their second epoch: SLURM warns the script (--signal B:TERM), the rows stop
+    at their next batch and save exactly there, and the job ends before its limit. (3) The same sbatch again skips the finished
+    rows and resumes the stopped ones. Every row ends with the metrics of the in-process sweep (`paper`), and no process of the
+    cluster survives."""
     ref, _ = paper
     runs, log, t_start = tmp_path/'runs', [], time.time()
+    both = {**CANCEL_ROWS, **LIMIT_ROWS}
     try:
         with slurm_cluster() as env:
             _say(log, f"SLURM cluster up: munged, slurmctld, slurmd for one host with 2 CPUs ({env['SLURM_CONF']})")
-            # (1) scancel mid-row, then the same sbatch
+            # (1) scancel mid-row
             job = _sbatch(env, tmp_path, CANCEL_ROWS, runs)
             _say(log, f"submitted job {job}: scripts/slurm_sweep.sh {' '.join(ONE_HOST)} --only {' '.join(CANCEL_ROWS)}")
             _hold_mid_row(env, runs, CANCEL_ROWS.values(), log)
@@ -180,19 +182,13 @@ def test_slurm_sweep_survives_scancel_and_a_time_limit(paper, tmp_path):
             assert j['JobState'] == 'CANCELLED'
             for s in CANCEL_ROWS.values():
                 assert (runs/'smoke-synthetic'/s/'checkpoint.pt').exists() and not (runs/'smoke-synthetic'/s/'metrics.json').exists(), s
-            again = _sbatch(env, tmp_path, CANCEL_ROWS, runs)
-            _say(log, f"resubmitted the same sbatch as job {again}")
-            j, text = _ended(env, again), (tmp_path/f'job-{again}.out').read_text()
-            _say(log, f"job {again}: JobState={j['JobState']} ExitCode={j['ExitCode']}; " +
-                 '; '.join(l for l in text.splitlines() if l.startswith('[sweep ')))
-            assert j['JobState'] == 'COMPLETED' and j['ExitCode'] == '0:0', text
-            assert text.count(', resumed)') == 2 and 'sweep: 2 complete' in text, text
-            _check_metrics(runs, ref, CANCEL_ROWS, log)
 
-            # (2) a time limit mid-row, then the same sbatch
-            job = _sbatch(env, tmp_path, LIMIT_ROWS, runs)
-            _say(log, f"submitted job {job}: the same recipe, --only {' '.join(LIMIT_ROWS)}")
+            # (2) the same sbatch with two more rows: the cancelled rows resume and finish; a time limit falls mid-row in the others
+            job = _sbatch(env, tmp_path, both, runs)
+            _say(log, f"submitted job {job}: the same recipe, --only {' '.join(both)}")
             held = _hold_mid_row(env, runs, LIMIT_ROWS.values(), log)
+            _wait(lambda: all((runs/'smoke-synthetic'/s/'metrics.json').exists() for s in CANCEL_ROWS.values()), 240,
+                  'the cancelled rows did not finish')
             run_s = int(_job(env, job)['RunTime'].split(':')[-2]) * 60 + int(_job(env, job)['RunTime'].split(':')[-1])
             limit = run_s // 60 + 2      # minutes: 60-120 s from now, so SLURM's next check (every 30 s) sends the warning, not the kill
             subprocess.run(['scontrol', 'update', f'JobId={job}', f'TimeLimit={limit}'], env=env, check=True)
@@ -209,15 +205,20 @@ def test_slurm_sweep_survives_scancel_and_a_time_limit(paper, tmp_path):
             text = out.read_text()
             stopped = [l for l in text.splitlines() if re.match(r'\[sweep\] .*: stopped (at batch \d+ of|after) epoch', l)]
             _say(log, f"job {job}: JobState={j['JobState']} ExitCode={j['ExitCode']} RunTime={j['RunTime']} TimeLimit={j['TimeLimit']}; "
-                      + '; '.join(stopped))
+                      + '; '.join(l for l in text.splitlines() if l.startswith('[sweep ')) + '; ' + '; '.join(stopped))
             assert j['ExitCode'] == '130:0' and j['JobState'] == 'FAILED' and len(stopped) == 2, text
-            assert 'interrupted: finished rows are kept' in text, text
-            again = _sbatch(env, tmp_path, LIMIT_ROWS, runs)
+            assert text.count(', resumed)') == 2 and 'interrupted: finished rows are kept' in text, text
+            assert all(f'] {name}: complete' in text for name in CANCEL_ROWS), text
+            _check_metrics(runs, ref, CANCEL_ROWS, log)
+
+            # (3) the same sbatch again
+            again = _sbatch(env, tmp_path, both, runs)
             _say(log, f"resubmitted the same sbatch as job {again}")
             j, text = _ended(env, again), (tmp_path/f'job-{again}.out').read_text()
             _say(log, f"job {again}: JobState={j['JobState']} ExitCode={j['ExitCode']}; " +
                  '; '.join(l for l in text.splitlines() if l.startswith('[sweep ')))
-            assert j['JobState'] == 'COMPLETED' and text.count(', resumed)') == 2, text
+            assert j['JobState'] == 'COMPLETED' and j['ExitCode'] == '0:0', text
+            assert text.count(', resumed)') == 2 and 'sweep: 2 complete, 2 skipped' in text, text
             _check_metrics(runs, ref, LIMIT_ROWS, log)
         _say(log, f"every process of the cluster stopped (munged, slurmctld, slurmd, slurmstepd, Ray, kernels); {time.time() - t_start:.0f} s")
     finally:

@@ -49,9 +49,11 @@ def _sweep_until(args, cond, timeout=300):
 
 @pytest.mark.slow
 @pytest.mark.long
-def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
-    """A sweep SIGKILLed in its second row: vgg_status shows complete, partial and missing; the same sweep again skips,
-    resumes and runs them, to the paper fixture's metrics."""
+def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_path):
+    """A sweep SIGKILLed in its second row: vgg_status shows complete, partial and missing. The same sweep again skips the first
+    row and resumes the second; Ctrl-C (SIGINT to its process group) while it trains the third stops it within 15 s, exit 130,
+    with the line that says how to resume. The same sweep a third time skips two rows and finishes the third. All three rows end
+    with the paper fixture's metrics."""
     runs, _ = paper
     rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
     args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', *rows]
@@ -60,8 +62,19 @@ def test_killed_sweep_resumes_to_the_same_metrics(paper, tmp_path):
     st = status(tmp_path)
     assert st['VGG_08']['status'] == 'complete' and st['BN-x2']['status'] == 'missing'
     assert st['BN-Baseline']['status'] in ('partial', 'running') and st['BN-Baseline']['epochs'] in ('1/2', '2/2')
+    p = subprocess.Popen([str(BIN/'vgg_sweep'), *args], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    t0 = time.time()
+    while RunDir(tmp_path/'smoke-synthetic'/'bn-x2').trainer_pid() is None:          # the third row trains
+        assert p.poll() is None and time.time() - t0 < 300, p.communicate()[0][-3000:]
+        time.sleep(0.05)
+    time.sleep(1)
+    t0 = time.time(); os.killpg(p.pid, signal.SIGINT)                                   # what Ctrl-C in a terminal does
+    text, _ = p.communicate(timeout=60)
+    assert p.returncode == 130 and time.time() - t0 < 15 and 'run the same command again to resume' in text, text[-3000:]
+    assert 'BN-Baseline: complete' in text and 'resumed)' in text, text[-3000:]
     r = run_cli('vgg_sweep', *args)
-    assert r.returncode == 0 and '1 skipped' in r.stdout and 'resumed' in r.stdout, r.stdout
+    assert r.returncode == 0 and '2 skipped' in r.stdout and '1 complete' in r.stdout, r.stdout[-3000:]
     for slug in ('vgg_08', 'bn-baseline', 'bn-x2'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
 
 @pytest.mark.slow
@@ -85,6 +98,33 @@ def test_ray_sweep_matches_sequential(paper, tmp_path):
         assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
         acc = EventAccumulator(str(tmp_path/'smoke-synthetic'/slug/'tb')); acc.Reload()        # written for TensorBoard on a Ray worker
         assert [s.step for s in acc.Scalars('loss/train')] == [1, 2] and [i.step for i in acc.Images('grad_flow/heatmap')] == [2], slug
+
+def test_a_second_sweep_reads_the_machine_timing_from_the_cache(tmp_path, monkeypatch):
+    """The first sweep on a machine times it for its estimate (`calibrate`, seconds of training) and keeps the timing in the
+    cache; the next sweep reads it, trains nothing to estimate, and says the same."""
+    import vgg_report.sweep as S
+    timed = []
+    monkeypatch.setattr(S, 'calibrate', lambda *a, **k: timed.append(k) or 2e-10)
+    monkeypatch.setenv('VGG_REPORT_CACHE', str(tmp_path/'cache'))
+    said = []
+    for _ in range(2):
+        r = call_cli('vgg_sweep', *SMOKE, '--only', 'VGG_08', 'BN-Baseline', '--runs_dir', tmp_path/'runs', '--dry_run')
+        assert r.returncode == 0 and 'estimated' in r.stdout, r.stdout + r.stderr
+        said.append(r.stdout.splitlines()[0])
+    assert timed == [dict(threads=1, precision='fp32')] and said[0] == said[1], (timed, said)
+    assert (tmp_path/'cache'/'calibration.json').exists() and not (tmp_path/'runs').exists()
+
+def test_a_cache_that_cannot_be_written_leaves_the_estimate_standing(tmp_path, monkeypatch):
+    "Where the cache cannot be kept (here a file stands where its folder would be), each sweep times the machine and starts."
+    import vgg_report.sweep as S
+    timed = []
+    monkeypatch.setattr(S, 'calibrate', lambda *a, **k: timed.append(k) or 2e-10)
+    (tmp_path/'cache').write_text('not a folder')
+    monkeypatch.setenv('VGG_REPORT_CACHE', str(tmp_path/'cache'))
+    for _ in range(2):
+        r = call_cli('vgg_sweep', *SMOKE, '--only', 'VGG_08', '--runs_dir', tmp_path/'runs', '--dry_run')
+        assert r.returncode == 0 and 'estimated' in r.stdout and not r.stderr, r.stdout + r.stderr
+    assert len(timed) == 2 and (tmp_path/'cache').read_text() == 'not a folder'
 
 @pytest.mark.slow
 def test_two_sweeps_never_run_a_row_twice(tmp_path):

@@ -212,9 +212,9 @@ def test_vgg_run_end_to_end_kill_resume_and_force(tmp_path, reference):
     _, ref = reference
     assert same({**m, 'row': ref['row'], 'profile': ref['profile']}, ref)   # same numbers as the in-process reference
     assert (out/'experiment.ipynb').exists()
-    r = run_cli('vgg_run', *args)
+    r = call_cli('vgg_run', *args)                    # in this process from here: the real one above showed what a shell sees
     assert r.returncode == 0 and 'already complete' in r.stdout
-    r = run_cli('vgg_run', *args, '--force')
+    r = call_cli('vgg_run', *args, '--force')
     assert r.returncode == 0 and len(list(out.parent.glob('k.old-*'))) == 1 and same(read_json(out/'metrics.json'), m)
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@
 
 # %% ../nbs/07_sweep.ipynb #842b8004
 from __future__ import annotations
-import math, os, sys, time
+import json, math, os, platform, sys, time
+from pathlib import Path
 from functools import lru_cache
 import pandas as pd
 import torch
@@ -16,15 +17,16 @@ from .models import create_model
 from .train import reproducible, run_threads
 from .callbacks import autocast
 from .config import RunConfig, check_number, resolve_profile, device_kind, PROFILE_ROWS
-from .rundir import FINISHED
+from .rundir import FINISHED, write_json
 from .runner import check_kernel, check_project, run_row, _acc
 from .runset import plan, check_engine
 from .ray_tasks import RETRIES, _ray_sweep, _interrupt, cluster_device
 
 # %% auto #0
-__all__ = ['GPU_PACKING_SPEEDUP', 'CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'model_macs', 'run_cost', 'calibrate',
-           'packing_speedup', 'one_thread_each', 'parallel_speedup', 'fmt_secs', 'predicted_seconds', 'SweepProgress',
-           'summary', 'sweep', 'cpu_cores', 'sweep_width', 'vgg_sweep']
+__all__ = ['CALIBRATION_DAYS', 'GPU_PACKING_SPEEDUP', 'CPU_PARALLEL_EFFICIENCY', 'RUN_OVERHEAD_S', 'model_macs', 'run_cost',
+           'calibrate', 'calibration_file', 'calibration', 'packing_speedup', 'one_thread_each', 'parallel_speedup',
+           'fmt_secs', 'predicted_seconds', 'SweepProgress', 'summary', 'sweep', 'cpu_cores', 'sweep_width',
+           'vgg_sweep']
 
 # %% ../nbs/07_sweep.ipynb #b4cd5e7a
 @lru_cache(maxsize=None)
@@ -69,6 +71,43 @@ def _time_steps(dev, steps, bs, precision='fp32') -> float:
     for _ in range(steps): step()
     if dev.type == 'cuda': torch.cuda.synchronize()
     return (time.perf_counter() - t0) / (steps * bs * 3 * model_macs('vgg38_bn'))
+
+# %% ../nbs/07_sweep.ipynb #3c384d95
+CALIBRATION_DAYS = 7      # how long a machine's timing is reused before it is measured again
+
+def calibration_file() -> Path:
+    "The cache of machine timings: `$VGG_REPORT_CACHE`, else `$XDG_CACHE_HOME/vgg_report`, else `~/.cache/vgg_report`."
+    home = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'vgg_report'
+    return Path(os.environ.get('VGG_REPORT_CACHE') or home)/'calibration.json'
+
+def _machine(dev) -> str:
+    "The device a timing belongs to: the GPU's name, or the CPU's model and core count."
+    if dev.type == 'cuda': return torch.cuda.get_device_name(dev)
+    info = Path('/proc/cpuinfo')
+    lines = info.read_text().splitlines() if info.exists() else []
+    model = next((line.split(':', 1)[1].strip() for line in lines if line.startswith('model name')), None)
+    return f"{model or platform.processor() or dev.type}, {os.cpu_count()} cores"
+
+def calibration(device: str = 'auto', threads: int = None, precision='fp32', now: float = None, timer=None) -> float:
+    """`calibrate`'s seconds per MAC for this machine, read from the cache when it was timed in the last
+    `CALIBRATION_DAYS` (`now`: the time to compare with; `timer`: what times the machine, `calibrate` unless given)."""
+    dev, now = get_device(device), time.time() if now is None else now
+    threads = threads or torch.get_num_threads()
+    key = f'{_machine(dev)} | {dev.type} | {threads} threads | {precision} | torch {torch.__version__}'
+    path = calibration_file()
+    try: cache = json.loads(path.read_text())
+    except (OSError, ValueError): cache = {}
+    if not isinstance(cache, dict): cache = {}
+    hit = cache.get(key)
+    fresh = isinstance(hit, dict) and 0 <= now - hit.get('timed', -1e18) < CALIBRATION_DAYS * 86400
+    if fresh and hit.get('seconds_per_mac', 0) > 0: return hit['seconds_per_mac']
+    spm = (timer or calibrate)(device, threads=threads, precision=precision)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, {**cache, key: dict(seconds_per_mac=spm, timed=now)})
+    except OSError: pass                       # a read-only home: the estimate stands, and the next sweep times again
+    return spm
+
 
 # %% ../nbs/07_sweep.ipynb #fe47f9cf
 GPU_PACKING_SPEEDUP = 1.26    # 4 runs packed on one H100 finished 1.26x as fast as one after another (make gpu-check)
@@ -161,7 +200,7 @@ def sweep(jobs: list, data_dir=None, force: bool = False, n_jobs: int = 1, addre
           sec_per_mac: float = None, retries: int = RETRIES) -> list:
     "Run `jobs` (in-process when `n_jobs == 1` and no `address`, else on Ray); return one result per job."
     if sec_per_mac is None and jobs and not address:      # a cluster's workers are not timed from here
-        seconds_per_mac = calibrate(jobs[0].cfg.device, threads=jobs[0].cfg.threads, precision=jobs[0].cfg.precision)
+        seconds_per_mac = calibration(jobs[0].cfg.device, threads=jobs[0].cfg.threads, precision=jobs[0].cfg.precision)
     else: seconds_per_mac = sec_per_mac or 0.0
     speedup = parallel_speedup(n_jobs, jobs[0].cfg.device, runs_per_gpu) if jobs else None
     progress = SweepProgress(jobs, n_jobs, seconds_per_mac, speedup)
@@ -251,7 +290,7 @@ def vgg_sweep(grid: str = 'paper',  # paper, extended, all, or a CSV file of row
 def _announce(todo, left, n_jobs, n_threads, k, device, address, profile, prof, grid, root) -> float:
     "vgg_sweep's opening line: profile, device, rows, how they run and the estimated duration; the calibration it used."
     kind, one_thread = device_kind(device), one_thread_each(n_jobs, device) and not address   # a row per core
-    seconds_per_mac = (calibrate(device, threads=n_threads, precision=left[0].cfg.precision)   # the runs' precision
+    seconds_per_mac = (calibration(device, threads=n_threads, precision=left[0].cfg.precision)   # the runs' precision
                        if left and not address else None)                                    # workers: not here
     rows = [predicted_seconds(j.cfg, seconds_per_mac or 0.0) for j in left]
     est = max(max(rows, default=0), sum(rows) / parallel_speedup(n_jobs, device, k))   # the longest row bounds it
