@@ -9,6 +9,8 @@ seconds, and the pytest wall time.
     .venv/bin/python scripts/test_costs.py                       # the whole suite; its output is pytest's
     .venv/bin/python scripts/test_costs.py --log /tmp/suite.txt  # and pytest's output kept in a file
     .venv/bin/python scripts/test_costs.py -- -m "not slow"      # pytest's own options after --
+    VGG_TEST_TIMELINE=/tmp/t.jsonl make test                    # a suite run as CI runs it, then its record:
+    .venv/bin/python scripts/test_costs.py --timeline /tmp/t.jsonl --host "the machine and its load when it started"
 
 Exit status: pytest's. The record is written whatever the outcome; `passed` and `failed` say how it went."""
 import argparse, json, os, platform, re, shlex, subprocess, sys, tempfile, time
@@ -60,11 +62,19 @@ def main(argv=None):
     p.add_argument('--out', default=str(ROOT/'nbs/measured/test_costs.json'), help='the record (JSON)')
     p.add_argument('--workers', default='2', help="pytest-xdist workers, as the Makefile's TEST_WORKERS")
     p.add_argument('--log', help="also keep pytest's output in this file")
+    p.add_argument('--timeline', help="don't run the suite: make the record from the timeline a run already wrote")
+    p.add_argument('--host', help='with --timeline: the machine and its load when that run started (default: now)')
     p.add_argument('pytest_args', nargs='*', help="more options for pytest (after --), e.g. -m 'not slow'")
     o = p.parse_args(argv)
     cmd = [sys.executable, '-m', 'pytest', '-n', o.workers, '--maxschedchunk', '1', '--durations=15', *o.pytest_args, 'tests']
     shown = shlex.join([*(f"{k}={v}" for k, v in ENV.items()), ".venv/bin/python", *cmd[1:]])
-    where = host()
+    where = o.host or host()
+    if o.timeline:
+        lines = [json.loads(x) for x in Path(o.timeline).read_text().splitlines()]
+        wall = max(d['stop'] for d in lines) - min(d['start'] for d in lines)
+        return _record(o, lines, wall, where, 'make test, with $VGG_TEST_TIMELINE set: ' + shown, 0,
+                       "pytest_seconds: from the first test's start to the last one's stop (pytest's own count adds its "
+                       "start-up and collection, about 15 s here). ")
     with tempfile.TemporaryDirectory() as tmp:
         timeline = Path(tmp)/'timeline.jsonl'
         env = {**os.environ, **ENV, 'VGG_TEST_TIMELINE': str(timeline)}
@@ -77,18 +87,22 @@ def main(argv=None):
         wall = time.time() - t0
         lines = [json.loads(x) for x in timeline.read_text().splitlines()] if timeline.exists() else []
     if o.log: Path(o.log).write_text(''.join(out))
+    return _record(o, lines, wall, where, shown, proc.returncode)
+
+def _record(o, lines, wall, where, shown, returncode, about='') -> int:
+    "Write the record of a run's timeline `lines` (pytest's wall time `wall`) to `o.out`; return `returncode`."
     c = costs(lines)
     count = lambda k: sum(t['outcome'] == k for t in c['tests'])
     busy = ', '.join(f'{w} {s:.0f} s' for w, s in c['busy'].items())
     record = dict(measured=time.strftime('%Y-%m-%d %H:%M'), host=where, command=shown, passed=count('passed'), failed=count('failed'),
                   skipped=count('skipped'), pytest_seconds=round(wall, 1),
                   workers=f'busy: {busy} (setup, call and teardown of their tests)',
-                  note=("seconds: a test's setup, call and teardown; the first test that asks for a shared fixture (the paper "
+                  note=(about + "seconds: a test's setup, call and teardown; the first test that asks for a shared fixture (the paper "
                         "grid's sweep, the reference run, the built report) pays for building it in its setup. Other "
                         "processes on the machine slow the suite: compare shares, not seconds, across measurements."),
                   tests=c['tests'])
     Path(o.out).write_text(json.dumps(record, indent=1, ensure_ascii=False) + '\n')
     print(f"test_costs: {record['passed']} passed, {record['failed']} failed in {wall:.0f} s ({busy}) -> {o.out}")
-    return proc.returncode
+    return returncode
 
 if __name__ == '__main__': sys.exit(main())
