@@ -170,11 +170,11 @@ def test_read_only_run_set_reads_and_reports_the_same(built, rebuilt):
 def test_a_bf16_run_set_is_read_and_labelled_as_bf16(tmp_path):
     "Rows swept with --precision bf16 are complete (not stale) to vgg_status --precision bf16, and the PDF says bf16 on its first page."
     args = [*SMOKE, '--runs_dir', tmp_path/'runs', '--precision', 'bf16']
-    r = run_cli('vgg_sweep', *args, '--only', 'VGG_08', '--jobs', '1')
-    assert r.returncode == 0 and '1 complete' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    r = run_cli('vgg_sweep', *args, '--only', 'VGG_08', 'BN-Baseline', '--jobs', '1')
+    assert r.returncode == 0 and '2 complete' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
     st = call_cli('vgg_status', *args, '--json')
     states = {d['row']: d['status'] for d in json.loads(st.stdout)}
-    assert states['VGG_08'] == 'complete' and states['BN-Baseline'] == 'missing', states
+    assert states['VGG_08'] == states['BN-Baseline'] == 'complete', states
     assert {d['status'] for d in json.loads(call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path/'runs', '--json').stdout)
             if d['row'] == 'VGG_08'} == {'missing'}                                            # fp32 is another run set
     assert sorted(p.name for p in (tmp_path/'runs').iterdir() if not p.name.startswith('.')) == ['smoke-synthetic-bf16']

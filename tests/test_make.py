@@ -14,9 +14,9 @@ def _copy_runs(paper, to):
     return to
 
 def test_make_report_profile_smoke_ends_with_a_smoke_pdf(built):
-    """`make report PROFILE=smoke`, as the README's first screen gives it, on the suite's smoke sweep (test_report.py's `built` runs
-    it, into an output folder of its own): the sweep finds its 11 rows finished and trains nothing, and the PDF is that run
-    set's, its first page saying smoke and synthetic."""
+    """`make report PROFILE=smoke`, as the README's first screen gives it, on a copy of the suite's smoke sweep without its
+    checkpoints (test_report.py's `built` runs it, into an output folder of its own): the sweep finds its 11 rows finished and
+    trains nothing, and the PDF is that run set's, its first page saying smoke and synthetic."""
     runs, out, stdout, text = built
     assert 'profile smoke' in stdout and '11 already finished, 0 to run' in stdout, stdout[-3000:]
     assert 'report of smoke-synthetic: 11 of 11 rows finished' in stdout and f"PDF: {out/'report/report.pdf'}" in stdout, stdout[-3000:]

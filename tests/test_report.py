@@ -89,19 +89,21 @@ def _checkout_outputs():
 @pytest.fixture(scope='session')
 def built(paper, tmp_path_factory):
     """The report of the paper fixture's run set, built once, by the README's command for a smoke report: `make report
-    PROFILE=smoke`, into a folder of its own (its sweep finds the 11 rows finished and trains nothing; test_make.py reads what it
-    printed)."""
-    runs, _ = paper
+    PROFILE=smoke`, on a copy of the runs without their checkpoints (a finished run's status and report need none) and into a
+    folder of its own: its sweep finds the 11 rows finished and trains nothing (test_make.py reads what it printed). Returns the
+    copy of the runs, the output folder, make's output and the PDF's text."""
     def build(out):
+        runs = out.parent/'report-runs'
+        shutil.copytree(paper[0]/'smoke-synthetic', runs/'smoke-synthetic', ignore=shutil.ignore_patterns('*.pt'))
         before = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
         r = run_make('report', 'PROFILE=smoke', 'DATASET=synthetic', f'RUNS_DIR={runs}', f'REPORT_OUT={out}')
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
         after = {str(p): p.stat().st_mtime_ns for d in ('figures', 'report') for p in (ROOT/d).rglob('*')}
         assert before == after, 'the report wrote into the checkout'
         text = subprocess.run(['pdftotext', str(out/'report/report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
-        return dict(stdout=r.stdout, text=text)
+        return dict(runs=str(runs), stdout=r.stdout, text=text)
     out, res = shared(tmp_path_factory, 'report', build)
-    return runs, out, res['stdout'], res['text']
+    return Path(res['runs']), out, res['stdout'], res['text']
 
 def test_pdf_has_every_row_and_number(built):
     """The smoke report's PDF names every row of the paper grid with its accuracies and loss as the tables format them, and
