@@ -9,8 +9,8 @@ seconds, and the pytest wall time.
     .venv/bin/python scripts/test_costs.py                       # the whole suite; its output is pytest's
     .venv/bin/python scripts/test_costs.py --log /tmp/suite.txt  # and pytest's output kept in a file
     .venv/bin/python scripts/test_costs.py -- -m "not slow"      # pytest's own options after --
-    VGG_TEST_TIMELINE=/tmp/t.jsonl make test                    # a suite run as CI runs it, then its record:
-    .venv/bin/python scripts/test_costs.py --timeline /tmp/t.jsonl --host "the machine and its load when it started"
+    VGG_TEST_TIMELINE=/tmp/t.jsonl make test > make-test.log    # a suite run as CI runs it, then its record:
+    .venv/bin/python scripts/test_costs.py --timeline /tmp/t.jsonl --pytest_log make-test.log --host "the machine, its load"
 
 Exit status: pytest's. The record is written whatever the outcome; `passed` and `failed` say how it went."""
 import argparse, json, os, platform, re, shlex, subprocess, sys, tempfile, time
@@ -64,6 +64,7 @@ def main(argv=None):
     p.add_argument('--log', help="also keep pytest's output in this file")
     p.add_argument('--timeline', help="don't run the suite: make the record from the timeline a run already wrote")
     p.add_argument('--host', help='with --timeline: the machine and its load when that run started (default: now)')
+    p.add_argument('--pytest_log', help="with --timeline: that run's output, whose last line gives pytest's own wall time")
     p.add_argument('pytest_args', nargs='*', help="more options for pytest (after --), e.g. -m 'not slow'")
     o = p.parse_args(argv)
     cmd = [sys.executable, '-m', 'pytest', '-n', o.workers, '--maxschedchunk', '1', '--durations=15', *o.pytest_args, 'tests']
@@ -71,10 +72,13 @@ def main(argv=None):
     where = o.host or host()
     if o.timeline:
         lines = [json.loads(x) for x in Path(o.timeline).read_text().splitlines()]
-        wall = max(d['stop'] for d in lines) - min(d['start'] for d in lines)
-        return _record(o, lines, wall, where, 'make test, with $VGG_TEST_TIMELINE set: ' + shown, 0,
-                       "pytest_seconds: from the first test's start to the last one's stop (pytest's own count adds its "
-                       "start-up and collection, about 15 s here). ")
+        said = re.findall(r' in ([\d.]+)s', Path(o.pytest_log).read_text()) if o.pytest_log else []
+        if said: wall, about = float(said[-1]), "pytest_seconds: pytest's own count, from its output. "
+        else:
+            wall = max(d['stop'] for d in lines) - min(d['start'] for d in lines)
+            about = ("pytest_seconds: from the first test's start to the last one's stop (pytest's own count adds its "
+                     "start-up and collection, about 15 s here). ")
+        return _record(o, lines, wall, where, 'make test, with $VGG_TEST_TIMELINE set: ' + shown, 0, about)
     with tempfile.TemporaryDirectory() as tmp:
         timeline = Path(tmp)/'timeline.jsonl'
         env = {**os.environ, **ENV, 'VGG_TEST_TIMELINE': str(timeline)}
@@ -94,7 +98,8 @@ def _record(o, lines, wall, where, shown, returncode, about='') -> int:
     c = costs(lines)
     count = lambda k: sum(t['outcome'] == k for t in c['tests'])
     busy = ', '.join(f'{w} {s:.0f} s' for w, s in c['busy'].items())
-    record = dict(measured=time.strftime('%Y-%m-%d %H:%M'), host=where, command=shown, passed=count('passed'), failed=count('failed'),
+    started = min((d['start'] for d in lines), default=time.time())          # when the run began
+    record = dict(measured=time.strftime('%Y-%m-%d %H:%M', time.localtime(started)), host=where, command=shown, passed=count('passed'), failed=count('failed'),
                   skipped=count('skipped'), pytest_seconds=round(wall, 1),
                   workers=f'busy: {busy} (setup, call and teardown of their tests)',
                   note=(about + "seconds: a test's setup, call and teardown; the first test that asks for a shared fixture (the paper "

@@ -98,16 +98,17 @@ def calibration(device: str = 'auto', threads: int = None, precision='fp32', now
     try: cache = json.loads(path.read_text())
     except (OSError, ValueError): cache = {}
     if not isinstance(cache, dict): cache = {}
-    hit = cache.get(key)
-    fresh = isinstance(hit, dict) and 0 <= now - hit.get('timed', -1e18) < CALIBRATION_DAYS * 86400
-    if fresh and hit.get('seconds_per_mac', 0) > 0: return hit['seconds_per_mac']
+    try:                                       # an entry timed in the last week, whole and positive
+        hit = cache[key]
+        if 0 <= now - float(hit['timed']) < CALIBRATION_DAYS * 86400 and float(hit['seconds_per_mac']) > 0:
+            return float(hit['seconds_per_mac'])
+    except (KeyError, TypeError, ValueError): pass
     spm = (timer or calibrate)(device, threads=threads, precision=precision)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, {**cache, key: dict(seconds_per_mac=spm, timed=now)})
     except OSError: pass                       # a read-only home: the estimate stands, and the next sweep times again
     return spm
-
 
 # %% ../nbs/07_sweep.ipynb #fe47f9cf
 GPU_PACKING_SPEEDUP = 1.26    # 4 runs packed on one H100 finished 1.26x as fast as one after another (make gpu-check)
