@@ -27,11 +27,9 @@ def first_sentence(text: str, limit: int = 240) -> str:
     return s if len(s) <= limit else s[:limit].rsplit(' ', 1)[0] + ' …'
 
 def cpu() -> str:
-    "This machine's CPU model and core count."
-    info = Path('/proc/cpuinfo')
-    model = next((line.split(':', 1)[1].strip() for line in info.read_text().splitlines()
-                  if line.startswith('model name')), None) if info.exists() else None
-    return f'{model or platform.processor()}, {os.cpu_count()} cores'
+    "This machine's CPU model and core count, as the package names it (the sweeps' cache of timings too)."
+    from vgg_report.config import cpu_model
+    return cpu_model()
 
 def load() -> str: return ', '.join(f'{x:.1f}' for x in os.getloadavg())
 

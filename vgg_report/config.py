@@ -4,7 +4,7 @@
 
 # %% ../nbs/03d_config.ipynb #8eb9bf54
 from __future__ import annotations
-import csv, hashlib, json, math, re, sys
+import csv, hashlib, json, math, os, platform, re, sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from fastcore.basics import patch
@@ -17,8 +17,8 @@ from .study import Row, slugify, GRIDS, ROWS, PAPER_GRID, SEEDED_ROWS
 __all__ = ['PRECISIONS', 'RUN_PROFILES', 'COMPILE_MODES', 'SPLIT_SIZES', 'HASHED', 'ENGINE', 'GRID_COLUMNS', 'PROFILE_ROWS',
            'PROFILES', 'check_number', 'check_compile', 'param', 'device_kind', 'RunConfig', 'run_set_name',
            'run_set_dir', 'run_folder', 'engine', 'recorded_engine', 'data_copy', 'engine_change', 'find_row',
-           'check_own_row', 'read_grid', 'select_rows', 'resolve_profile', 'native_bf16', 'resolve_precision',
-           'build_config']
+           'check_own_row', 'read_grid', 'select_rows', 'resolve_profile', 'cpu_model', 'native_bf16',
+           'resolve_precision', 'build_config']
 
 # %% ../nbs/03d_config.ipynb #779c521c
 PRECISIONS = ('fp32', 'bf16')
@@ -303,6 +303,16 @@ def resolve_profile(profile: str = 'auto', device: str = 'auto', quiet: bool = F
 # %% ../nbs/03d_config.ipynb #4121eb52
 _BF16_FLAGS = ('avx512_bf16', 'amx_bf16', 'bf16')   # x86's bf16 instructions, then Arm's (its /proc/cpuinfo name)
 
+def _cpuinfo(*keys) -> list:
+    "The values of the lines of `/proc/cpuinfo` that start with one of `keys`; none where there is no such file."
+    try: text = Path('/proc/cpuinfo').read_text()
+    except OSError: return []
+    return [line.split(':', 1)[1].strip() for line in text.splitlines() if line.startswith(keys) and ':' in line]
+
+def cpu_model() -> str:
+    "This machine's CPU, as records and timings name it: its model (else its processor) and its core count."
+    return f"{next(iter(_cpuinfo('model name')), None) or platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+
 def native_bf16():
     "The CPU feature that does bf16 arithmetic natively here (`avx512_bf16`, `amx_bf16` or Arm's `bf16`), or None."
     try:
@@ -311,10 +321,7 @@ def native_bf16():
         return next((f for f in _BF16_FLAGS[:2] if caps.get(f)), None)
     except (ImportError, AttributeError, RuntimeError):
         pass
-    try: text = Path('/proc/cpuinfo').read_text()
-    except OSError: return None
-    lines = [line for line in text.splitlines() if line.startswith(('flags', 'Features'))]
-    flags = {f for line in lines for f in line.split(':', 1)[1].split()}
+    flags = {f for value in _cpuinfo('flags', 'Features') for f in value.split()}
     return next((f for f in _BF16_FLAGS if f in flags), None)
 
 def resolve_precision(precision: str = 'auto', profile: str = 'quick', device: str = 'auto', quiet: bool = False):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_sweep.ipynb #842b8004
 from __future__ import annotations
-import json, math, os, platform, sys, time
+import json, math, os, sys, time
 from pathlib import Path
 from functools import lru_cache
 import pandas as pd
@@ -14,9 +14,9 @@ from .core import (UserError, command, runs_dir as _runs_dir, get_device, check_
                              runs_dir_option)
 from .process import on_stop_signals
 from .models import create_model
-from .train import reproducible, run_threads
+from .train import reproducible, run_threads, device_name
 from .callbacks import autocast
-from .config import RunConfig, check_number, resolve_profile, device_kind, PROFILE_ROWS
+from .config import RunConfig, check_number, resolve_profile, device_kind, cpu_model, PROFILE_ROWS
 from .rundir import FINISHED, write_json
 from .runner import check_kernel, check_project, run_row, _acc
 from .runset import plan, check_engine
@@ -80,20 +80,13 @@ def calibration_file() -> Path:
     home = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'vgg_report'
     return Path(os.environ.get('VGG_REPORT_CACHE') or home)/'calibration.json'
 
-def _machine(dev) -> str:
-    "The device a timing belongs to: the GPU's name, or the CPU's model and core count."
-    if dev.type == 'cuda': return torch.cuda.get_device_name(dev)
-    info = Path('/proc/cpuinfo')
-    lines = info.read_text().splitlines() if info.exists() else []
-    model = next((line.split(':', 1)[1].strip() for line in lines if line.startswith('model name')), None)
-    return f"{model or platform.processor() or dev.type}, {os.cpu_count()} cores"
-
 def calibration(device: str = 'auto', threads: int = None, precision='fp32', now: float = None, timer=None) -> float:
     """`calibrate`'s seconds per MAC for this machine, read from the cache when it was timed in the last
     `CALIBRATION_DAYS` (`now`: the time to compare with; `timer`: what times the machine, `calibrate` unless given)."""
     dev, now = get_device(device), time.time() if now is None else now
     threads = threads or torch.get_num_threads()
-    key = f'{_machine(dev)} | {dev.type} | {threads} threads | {precision} | torch {torch.__version__}'
+    machine = device_name(dev) if dev.type == 'cuda' else cpu_model()       # the GPU, or the CPU's model
+    key = f'{machine} | {dev.type} | {threads} threads | {precision} | torch {torch.__version__}'
     path = calibration_file()
     try: cache = json.loads(path.read_text())
     except (OSError, ValueError): cache = {}
