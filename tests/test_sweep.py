@@ -62,15 +62,10 @@ def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_pa
     st = status(tmp_path)
     assert st['VGG_08']['status'] == 'complete' and st['BN-x2']['status'] == 'missing'
     assert st['BN-Baseline']['status'] in ('partial', 'running') and st['BN-Baseline']['epochs'] in ('1/2', '2/2')
-    p = subprocess.Popen([str(BIN/'vgg_sweep'), *args], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
-    t0 = time.time()
-    while RunDir(tmp_path/'smoke-synthetic'/'bn-x2').trainer_pid() is None:          # the third row trains
-        assert p.poll() is None and time.time() - t0 < 300, p.communicate()[0][-3000:]
-        time.sleep(0.05)
+    p = _sweep_until(args, lambda: RunDir(tmp_path/'smoke-synthetic'/'bn-x2').trainer_pid() is not None)   # the third row trains
     time.sleep(1)
     t0 = time.time(); os.killpg(p.pid, signal.SIGINT)                                   # what Ctrl-C in a terminal does
-    text, _ = p.communicate(timeout=60)
+    text = p.communicate(timeout=60)[0].decode()
     assert p.returncode == 130 and time.time() - t0 < 15 and 'run the same command again to resume' in text, text[-3000:]
     assert 'BN-Baseline: complete' in text and 'resumed)' in text, text[-3000:]
     r = run_cli('vgg_sweep', *args)
