@@ -1,23 +1,16 @@
-"""Issue 22: one configuration, one result: the run sets its own thread count, defaults hash as one, and no command trips a new user
-(read-only folders, a typo in a path, a file where a folder should be, a dry run, the papermill path, `make lab` as root)."""
-import json, os, signal, subprocess, sys
+"""Issue 22: one configuration, one result: defaults hash as one, and no command trips a new user (read-only folders, a typo in a
+path, a file where a folder should be, a dry run, the papermill path, `make lab` as root). That the run sets its own thread count
+is test_sweep.py's: a row swept under OMP_NUM_THREADS=1 (the paper fixture), resumed by vgg_run with it unset, swept on Ray under 2."""
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
-from conftest import ROOT, BIN, run_cli, call_cli, one_error_line, same
+from conftest import ROOT, BIN, call_cli, one_error_line
 from vgg_report.core import UserError
 from vgg_report.process import FileLock
 from vgg_report.config import RunConfig
 from vgg_report.rundir import read_json
 
 SMOKE = ['--profile', 'smoke', '--dataset', 'synthetic']
-
-def _env(threads):
-    "The environment with OMP_NUM_THREADS unset (None) or set, as a user's shell might have it."
-    e = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')}
-    return e if threads is None else {**e, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
-
-def _cmd(name, *args, threads=None, timeout=900):
-    return subprocess.run([str(BIN/name), *map(str, args)], capture_output=True, text=True, env=_env(threads), cwd=ROOT, timeout=timeout)
 
 def test_defaults_and_their_explicit_values_hash_as_one():
     assert RunConfig(n_train=47_500, n_val=2_500, n_test=10_000).validate().hash == RunConfig().validate().hash
@@ -90,38 +83,6 @@ def test_papermill_by_hand_refuses_a_bad_profile(tmp_path):
     assert not any(tmp_path.rglob('params.json'))
 
 @pytest.mark.slow
-def test_one_configuration_one_result_however_launched(paper, tmp_path):
-    """BN-Baseline (smoke, synthetic) by vgg_run with OMP_NUM_THREADS unset (torch would take every core): the metrics of the
-    paper fixture's `vgg_sweep --jobs 1`, run under OMP_NUM_THREADS=1 (conftest.py's `paper`), to the last digit. The same row
-    under OMP_NUM_THREADS=2 is swept on a local Ray at the sweep's default width by test_sweep.py's
-    test_ray_sweep_matches_sequential, and resumed by vgg_run in the next test here: one result, however launched."""
-    runs, _ = paper
-    want = read_json(runs/'smoke-synthetic/bn-baseline/metrics.json')
-    r = _cmd('vgg_run', '--row', 'BN-Baseline', *SMOKE, '--runs_dir', tmp_path, threads=None)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    got = read_json(tmp_path/'smoke-synthetic/bn-baseline/metrics.json')
-    assert same(got, want), (got['val_acc'], want['val_acc'])
-
-@pytest.mark.slow
-def test_a_row_stopped_in_a_sweep_resumes_under_other_threads_to_the_same_result(paper, tmp_path):
-    """A row SIGKILLed after its first checkpoint in a one-thread sweep, resumed by vgg_run under OMP_NUM_THREADS=2: the
-    paper fixture's metrics to the last digit."""
-    runs, _ = paper
-    p = subprocess.Popen([str(BIN/'vgg_sweep'), *SMOKE, '--only', 'BN-Baseline', '--jobs', '1', '--runs_dir', str(tmp_path)],
-                         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, env=_env(1))
-    hist = tmp_path/'smoke-synthetic/bn-baseline/history.csv'          # written just after the first epoch's checkpoint
-    try:
-        import time
-        t0 = time.time()
-        while not hist.exists():
-            assert p.poll() is None and time.time() - t0 < 300, p.stdout.read().decode()[-3000:]
-            time.sleep(0.05)
-    finally: os.killpg(p.pid, signal.SIGKILL); p.wait()
-    assert not (tmp_path/'smoke-synthetic/bn-baseline/metrics.json').exists()
-    r = _cmd('vgg_run', '--row', 'BN-Baseline', *SMOKE, '--runs_dir', tmp_path, threads=2)
-    assert r.returncode == 0 and 'resuming' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
-    assert same(read_json(tmp_path/'smoke-synthetic/bn-baseline/metrics.json'), read_json(runs/'smoke-synthetic/bn-baseline/metrics.json'))
-
 def test_a_retry_never_forces(tmp_path):
     "`vgg_sweep --force` forces a row's first attempt only: when the attempt on a lost node had finished it, the retry keeps that."
     from test_sweep import FakeRay, NodeDiedError
@@ -162,24 +123,6 @@ def test_read_only_run_set_reads_and_reports_the_same(built, rebuilt):
     tables = sorted((out/'report/tables').glob('*.tex'))
     assert len(tables) > 8
     for t in tables: assert (again/'report/tables'/t.name).read_text() == t.read_text(), t.name
-
-@pytest.mark.slow
-@pytest.mark.long
-def test_a_bf16_run_set_is_read_and_labelled_as_bf16(tmp_path):
-    "Rows swept with --precision bf16 are complete (not stale) to vgg_status --precision bf16, and the PDF says bf16 on its first page."
-    args = [*SMOKE, '--runs_dir', tmp_path/'runs', '--precision', 'bf16']
-    r = run_cli('vgg_sweep', *args, '--only', 'VGG_08', 'BN-Baseline', '--jobs', '1')
-    assert r.returncode == 0 and '2 complete' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
-    st = call_cli('vgg_status', *args, '--json')
-    states = {d['row']: d['status'] for d in json.loads(st.stdout)}
-    assert states['VGG_08'] == states['BN-Baseline'] == 'complete', states
-    assert {d['status'] for d in json.loads(call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path/'runs', '--json').stdout)
-            if d['row'] == 'VGG_08'} == {'missing'}                                            # fp32 is another run set
-    assert sorted(p.name for p in (tmp_path/'runs').iterdir() if not p.name.startswith('.')) == ['smoke-synthetic-bf16']
-    r = run_cli('vgg_build_report', *args, '--out', tmp_path/'out')
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    text = subprocess.run(['pdftotext', str(tmp_path/'out/report/report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
-    assert 'precision: bf16' in ' '.join(text.split('\f')[0].split())
 
 def test_a_run_started_on_another_kind_of_device_is_one_line(tmp_path):
     "A partial run begun on a GPU and continued on a CPU (its generator state cannot move across): one line naming it, nothing lost."

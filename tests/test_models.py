@@ -43,7 +43,9 @@ def _notebook(path, cells):
 def test_a_notebook_of_your_own_registers_a_model_everywhere(tmp_path):
     """In a copy of the project: a new numbered notebook that exports a module with a block and a registered model, nbdev_export,
     and nothing else edited. The model is then listed by vgg_run --list_models, accepted in a grid file, trained by a papermill
-    kernel of vgg_sweep (every process finds it), and the grid file's row reaches the report's tables and its PDF."""
+    kernel of vgg_sweep (every process finds it), and the grid file's row reaches the report's tables and its PDF. The sweep
+    runs in bf16 (--precision bf16): its run set is a folder of its own, complete (not stale) to vgg_status --precision bf16,
+    and the PDF says bf16 on its first page."""
     import subprocess, shutil
     from conftest import ROOT, BIN, run_cli
     proj = tmp_path/'proj'; proj.mkdir()
@@ -68,15 +70,18 @@ def test_a_notebook_of_your_own_registers_a_model_everywhere(tmp_path):
     line = next((l for l in r.stdout.splitlines() if l.startswith('vgg11_plain ')), None)
     assert r.returncode == 0 and line and 'vgg_report.myblocks' in line, r.stdout + r.stderr
     (tmp_path/'mine.csv').write_text('name,model,lr\nPlain-11,vgg11_plain,1e-3\n')
-    r = run_cli('vgg_sweep', '--grid', tmp_path/'mine.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', '--jobs', '1', env=mine)
+    args = ['--grid', tmp_path/'mine.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs', '--precision', 'bf16']
+    r = run_cli('vgg_sweep', *args, '--jobs', '1', env=mine)
     assert r.returncode == 0 and '1 complete' in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
-    m = json.loads((tmp_path/'runs'/'smoke-synthetic'/'plain-11'/'metrics.json').read_text())
+    m = json.loads((tmp_path/'runs'/'smoke-synthetic-bf16'/'plain-11'/'metrics.json').read_text())
     assert m['model'] == 'vgg11_plain' and m['status'] == 'complete'
     assert m['params'] == int(line.split()[1].replace(',', ''))                      # the same network in the kernel and the listing
-    r = run_cli('vgg_build_report', '--grid', tmp_path/'mine.csv', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path/'runs',
-                '--out', tmp_path/'out', env=mine)
+    assert sorted(p.name for p in (tmp_path/'runs').iterdir() if not p.name.startswith('.')) == ['smoke-synthetic-bf16']
+    st = run_cli('vgg_status', *args, '--json', env=mine)
+    assert [(d['row'], d['status']) for d in json.loads(st.stdout)] == [('Plain-11', 'complete')], st.stdout + st.stderr
+    r = run_cli('vgg_build_report', *args, '--out', tmp_path/'out', env=mine)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     ext = (tmp_path/'out'/'report'/'tables'/'tab_extended.tex').read_text()
     assert any(l.startswith('Plain-11 & 0.001 & 1/1 & ') for l in ext.splitlines()), ext   # its own family, with its numbers
     text = subprocess.run(['pdftotext', str(tmp_path/'out'/'report'/'report.pdf'), '-'], capture_output=True, text=True, check=True).stdout
-    assert 'Plain-11' in text
+    assert 'Plain-11' in text and 'precision: bf16' in ' '.join(text.split('\f')[0].split())

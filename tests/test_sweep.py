@@ -50,10 +50,12 @@ def _sweep_until(args, cond, timeout=300):
 @pytest.mark.slow
 @pytest.mark.long
 def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_path):
-    """A sweep SIGKILLed in its second row: vgg_status shows complete, partial and missing. The same sweep again skips the first
-    row and resumes the second; Ctrl-C (SIGINT to its process group) while it trains the third stops it within 15 s, exit 130,
-    with the line that says how to resume. The same sweep a third time skips two rows and finishes the third. All three rows end
-    with the paper fixture's metrics."""
+    """A sweep SIGKILLed in its second row: vgg_status shows complete, partial and missing. `vgg_run` resumes that row with
+    OMP_NUM_THREADS unset (torch would take every core; the run sets its own one thread) to the metrics the paper fixture swept
+    under OMP_NUM_THREADS=1, to the last digit: one configuration, one result, however launched and resumed. The same sweep
+    again skips the two finished rows; Ctrl-C (SIGINT to its process group) while it trains the third stops it within 15 s, exit
+    130, with the line that says how to resume. The same sweep a third time resumes the third row. All three rows end with the
+    paper fixture's metrics."""
     runs, _ = paper
     rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
     args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', *rows]
@@ -62,12 +64,19 @@ def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_pa
     st = status(tmp_path)
     assert st['VGG_08']['status'] == 'complete' and st['BN-x2']['status'] == 'missing'
     assert st['BN-Baseline']['status'] in ('partial', 'running') and st['BN-Baseline']['epochs'] in ('1/2', '2/2')
+    t0 = time.time()
+    while RunDir(tmp_path/'smoke-synthetic'/'bn-baseline').busy: assert time.time() - t0 < 30; time.sleep(0.05)   # its kernel died with the sweep
+    unset = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')}
+    r = subprocess.run([str(BIN/'vgg_run'), '--row', 'BN-Baseline', *SMOKE, '--runs_dir', str(tmp_path)], capture_output=True,
+                       text=True, env=unset, cwd=ROOT, timeout=600)
+    assert r.returncode == 0 and 'resuming' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert same(metrics(tmp_path, 'bn-baseline'), metrics(runs, 'bn-baseline'))
     p = _sweep_until(args, lambda: RunDir(tmp_path/'smoke-synthetic'/'bn-x2').trainer_pid() is not None)   # the third row trains
     time.sleep(1)
     t0 = time.time(); os.killpg(p.pid, signal.SIGINT)                                   # what Ctrl-C in a terminal does
     text = p.communicate(timeout=60)[0].decode()
     assert p.returncode == 130 and time.time() - t0 < 15 and 'run the same command again to resume' in text, text[-3000:]
-    assert 'BN-Baseline: complete' in text and 'resumed)' in text, text[-3000:]
+    assert 'VGG_08: already finished' in text and 'BN-Baseline: already finished' in text, text[-3000:]
     r = run_cli('vgg_sweep', *args)
     assert r.returncode == 0 and '2 skipped' in r.stdout and '1 complete' in r.stdout, r.stdout[-3000:]
     for slug in ('vgg_08', 'bn-baseline', 'bn-x2'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
@@ -77,7 +86,7 @@ def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_pa
 def test_ray_sweep_matches_sequential(paper, tmp_path):
     """Three rows on a local Ray at the sweep's default width (two slots of one core each: one row waits for a free slot), started
     with OMP_NUM_THREADS=2 as a user's shell may have it: every metric equals the paper fixture's sequential `vgg_sweep --jobs 1`
-    to the last digit (BN-Baseline's too, the row test_identity.py also runs by vgg_run under three thread settings), TensorBoard's
+    to the last digit (BN-Baseline's too, which the killed sweep's test resumes by vgg_run with OMP_NUM_THREADS unset), TensorBoard's
     files are written on the Ray workers, the output is the sweep's own lines (none of Ray's), and ~/.ray is left as it was."""
     runs, _ = paper
     rows = ['VGG_08', 'VGG_38', 'BN-Baseline']                       # three rows for two slots: one waits for a free one
@@ -121,51 +130,48 @@ def test_a_cache_that_cannot_be_written_leaves_the_estimate_standing(tmp_path, m
         assert r.returncode == 0 and 'estimated' in r.stdout and not r.stderr, r.stdout + r.stderr
     assert len(timed) == 2 and (tmp_path/'cache').read_text() == 'not a folder'
 
-@pytest.mark.slow
-def test_two_sweeps_never_run_a_row_twice(tmp_path):
-    """Sweep B, started while sweep A is inside a row (A held there by SIGSTOP, its lock taken), counts the row busy and leaves
-    it; vgg_status says running meanwhile; A then finishes the row. (VGG_08, the smallest row: the lock is what is tested.)"""
-    args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', 'VGG_08']
-    a = _sweep_until(args, lambda: RunDir(tmp_path/'smoke-synthetic'/'vgg_08').busy)
-    os.killpg(a.pid, signal.SIGSTOP)             # A stays inside the row, holding its lock, however fast the host finishes a smoke row
-    try:
-        assert status(tmp_path)['VGG_08']['status'] == 'running'
-        b = run_cli('vgg_sweep', *args)
-    finally: os.killpg(a.pid, signal.SIGCONT)
-    assert b.returncode == 0 and '1 busy' in b.stdout, b.stdout
-    out, _ = a.communicate(timeout=300)
-    assert a.returncode == 0 and b'1 complete' in out
-    assert status(tmp_path)['VGG_08']['status'] == 'complete'
+def _hold_then_die(lock: Path):
+    "A lock file left behind by a holder that was SIGKILLed while it held the lock (as a killed sweep leaves it)."
+    p = subprocess.Popen([sys.executable, '-c', f'import fcntl,os,time; f=open({str(lock)!r},"a+"); fcntl.flock(f, fcntl.LOCK_EX); '
+                          f'f.write(str(os.getpid())); f.flush(); print(1, flush=True); time.sleep(600)'], stdout=subprocess.PIPE)
+    assert p.stdout.readline().strip() == b'1'
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert lock.exists() and not FileLock(lock).locked_elsewhere()          # the file stays; nobody holds it
 
 @pytest.mark.slow
-def test_failed_row_does_not_stop_the_others(paper, tmp_path):
-    """A row whose checkpoint cannot load fails with exit 1 and a pointer to its notebook, the other row completes, and the
-    failed row's checkpoint is left as it was."""
+def test_two_sweeps_over_rows_in_trouble_never_run_a_row_twice_and_stop_for_nothing(paper, tmp_path):
+    """Two sweeps at once, over two rows in trouble. VGG_08 has a finished run whose configuration hash no longer matches
+    (stale to vgg_status), and its lock file was left by a holder SIGKILLed while holding it. BN-x5's checkpoint cannot load
+    (a sound checkpoint of another architecture). Sweep A (`--only VGG_08`) takes the dead holder's lock and is held inside the
+    row (SIGSTOP): vgg_status says running. Sweep B, started meanwhile over both rows, counts VGG_08 busy and leaves it, and
+    BN-x5 fails, with exit 1 and a pointer to its notebook, its checkpoint left as it was. A then goes on: it sets the old
+    VGG_08 run aside (kept) and runs the row again, to the paper fixture's metrics."""
     runs, _ = paper
     src, bad = runs/'smoke-synthetic'/'bn-x5', tmp_path/'smoke-synthetic'/'bn-x5'
     bad.mkdir(parents=True); shutil.copy(src/'params.json', bad/'params.json')
     state = load_checkpoint(runs/'smoke-synthetic'/'vgg_08'/'checkpoint.pt')    # a sound checkpoint of another architecture
     state['config_hash'] = read_json(src/'params.json')['config_hash']; save_checkpoint(bad/'checkpoint.pt', state)
     ck = (bad/'checkpoint.pt').read_bytes()
-    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--jobs', '1', '--only', 'BN-x5', 'VGG_08')
-    assert r.returncode == 1 and '1 failed' in r.stdout and '1 complete' in r.stdout, r.stdout
-    assert f'failed: BN-x5: see {bad}/experiment.ipynb' in r.stderr
-    assert status(tmp_path)['BN-x5']['status'] == 'failed' and (bad/'checkpoint.pt').read_bytes() == ck
-
-@pytest.mark.slow
-def test_changed_configuration_is_set_aside_and_rerun(paper, tmp_path):
-    """A finished run whose configuration hash no longer matches is stale to vgg_status; the sweep sets it aside (kept) and
-    runs the row again to the paper fixture's metrics."""
-    runs, _ = paper
     dst = tmp_path/'smoke-synthetic'/'vgg_08'
     shutil.copytree(runs/'smoke-synthetic'/'vgg_08', dst)
     m = read_json(dst/'metrics.json'); m['config_hash'] = '0ld0ld0ld0ld'; write_json(dst/'metrics.json', m)
+    _hold_then_die(dst.parent/'.vgg_08.lock')
     assert status(tmp_path)['VGG_08']['status'] == 'stale'
-    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--only', 'VGG_08')
-    assert r.returncode == 0 and '1 complete' in r.stdout, r.stdout
+    args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1']
+    a = _sweep_until([*args, '--only', 'VGG_08'], lambda: RunDir(dst).busy)
+    os.killpg(a.pid, signal.SIGSTOP)             # A stays inside the row, holding its lock, however fast the host finishes a smoke row
+    try:
+        assert status(tmp_path)['VGG_08']['status'] == 'running'
+        b = run_cli('vgg_sweep', *args, '--only', 'BN-x5', 'VGG_08')
+    finally: os.killpg(a.pid, signal.SIGCONT)
+    assert b.returncode == 1 and '1 failed' in b.stdout and '1 busy' in b.stdout, b.stdout
+    assert f'failed: BN-x5: see {bad}/experiment.ipynb' in b.stderr
+    assert status(tmp_path)['BN-x5']['status'] == 'failed' and (bad/'checkpoint.pt').read_bytes() == ck
+    out, _ = a.communicate(timeout=300)
+    assert a.returncode == 0 and b'1 complete' in out, out.decode()[-3000:]
     aside = list(dst.parent.glob('vgg_08.stale-*'))
     assert len(aside) == 1 and read_json(aside[0]/'metrics.json')['config_hash'] == '0ld0ld0ld0ld'
-    assert same(metrics(tmp_path, 'vgg_08'), metrics(runs, 'vgg_08'))
+    assert same(metrics(tmp_path, 'vgg_08'), metrics(runs, 'vgg_08')) and status(tmp_path)['VGG_08']['status'] == 'complete'
 
 @pytest.mark.slow
 def test_status_states(paper, tmp_path):
