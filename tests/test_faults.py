@@ -233,7 +233,7 @@ def test_diverged_row_is_recorded_and_the_sweep_goes_on(tmp_path):
     """A grid row whose loss becomes non-finite (lr 1e12) is recorded as diverged with its history, the sweep goes on to the
     next row and exits 0, and vgg_status says diverged and complete."""
     grid = tmp_path/'grid.csv'; grid.write_text('name,model,lr\nhuge-lr,vgg08,1e12\nfine,vgg08,1e-3\n')
-    r = run_cli('vgg_sweep', '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path, '--jobs', '1')
+    r = call_cli('vgg_sweep', '--grid', grid, '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', tmp_path, '--jobs', '1')
     assert r.returncode == 0 and '1 diverged' in r.stdout and '1 complete' in r.stdout, r.stdout[-3000:]
     out = tmp_path/'smoke-synthetic'/'huge-lr'
     m = read_json(out/'metrics.json')
@@ -363,7 +363,7 @@ def test_vgg_run_faulted_at_each_stage_ends_with_the_uninterrupted_metrics(tmp_p
     assert not list(out.glob('.*.tmp*')) and not (out/'metrics.json').exists()
     # (4) a damaged checkpoint: the previous one is resumed, and the run completes
     (out/CHECKPOINT).write_bytes(b'VGGCKPT1' + os.urandom(100))
-    r = run_cli('vgg_run', *args)
+    r = call_cli('vgg_run', *args)                    # in this process from here: the real ones above showed what a shell sees
     assert r.returncode == 0 and 'checksum mismatch' in r.stderr and 'resuming from checkpoint.prev.pt' in r.stderr, r.stderr[-3000:]
     ref_out, ref = reference
     m = read_json(out/'metrics.json')
@@ -372,7 +372,7 @@ def test_vgg_run_faulted_at_each_stage_ends_with_the_uninterrupted_metrics(tmp_p
     pd.testing.assert_frame_equal(pd.read_csv(out/'history.csv')[cols], pd.read_csv(ref_out/'history.csv')[cols])
     pd.testing.assert_frame_equal(pd.read_csv(out/'grad_flow.csv'), pd.read_csv(ref_out/'grad_flow.csv'))
     assert (out/'experiment.ipynb').exists()
-    r = call_cli('vgg_run', *args)                    # in this process from here: the real ones above showed what a shell sees
+    r = call_cli('vgg_run', *args)
     assert r.returncode == 0 and 'already complete' in r.stdout
     r = call_cli('vgg_run', *args, '--force')
     assert r.returncode == 0 and len(list(out.parent.glob('k.old-*'))) == 1 and same(read_json(out/'metrics.json'), m)

@@ -212,7 +212,7 @@ def rebuilt(built, tmp_path_factory):
             if read_only:
                 subprocess.run(['mount', '-o', 'remount,bind,ro', str(ro)], check=True)
                 assert subprocess.run(['touch', str(ro/'x')], capture_output=True).returncode != 0     # it really is read-only
-            status = {k: run_cli('vgg_status', *SMOKE, '--runs_dir', d, '--json') for k, d in (('ro', ro), ('rw', runs))} if read_only else {}
+            status = {k: call_cli('vgg_status', *SMOKE, '--runs_dir', d, '--json') for k, d in (('ro', ro), ('rw', runs))} if read_only else {}
             r = run_cli('vgg_build_report', *SMOKE, '--runs_dir', ro if read_only else runs, '--out', again)
         finally:
             if read_only: subprocess.run(['umount', str(ro)], check=True)

@@ -77,7 +77,7 @@ def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_pa
     text = p.communicate(timeout=60)[0].decode()
     assert p.returncode == 130 and time.time() - t0 < 15 and 'run the same command again to resume' in text, text[-3000:]
     assert 'VGG_08: already finished' in text and 'BN-Baseline: already finished' in text, text[-3000:]
-    r = run_cli('vgg_sweep', *args)
+    r = call_cli('vgg_sweep', *args)
     assert r.returncode == 0 and '2 skipped' in r.stdout and '1 complete' in r.stdout, r.stdout[-3000:]
     for slug in ('vgg_08', 'bn-baseline', 'bn-x2'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
 
@@ -192,7 +192,7 @@ def test_status_states(paper, tmp_path):
     assert st['BN-Baseline']['status'] == 'partial' and st['BN-Baseline']['epochs'] == '2/2'
     assert st['BN-x5']['status'] == 'failed' and st['BN-x2']['status'] == 'missing'
     assert status(tmp_path)['VGG_08']['status'] == 'complete'           # the killed holder's lock is gone
-    table = run_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path)
+    table = call_cli('vgg_status', *SMOKE, '--runs_dir', tmp_path)
     assert table.returncode == 0 and 'BN-seed=20' in table.stdout and 'missing' in table.stdout
 
 SWEEP_BAD = [
