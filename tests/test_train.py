@@ -1,7 +1,7 @@
 "Issue: training engine, result files, exact resume, divergence, and vgg_run's parameter checks."
-import math
+import math, os, signal, subprocess, time
 import pandas as pd, pytest, torch
-from conftest import SMOKE_CFG as SMOKE, run_cli, call_cli, one_error_line, same
+from conftest import BIN, ROOT, SMOKE_CFG as SMOKE, run_cli, call_cli, one_error_line, same
 from vgg_report.config import RunConfig
 from vgg_report.train import train_run
 from vgg_report.rundir import read_json, load_checkpoint
@@ -45,6 +45,17 @@ def test_finished_run_is_read_not_retrained(reference):
     before = (out/'checkpoint.pt').stat().st_mtime_ns
     assert train_run(RunConfig(**SMOKE), out, progress='none') == m
     assert (out/'checkpoint.pt').stat().st_mtime_ns == before
+
+
+def _kill_after_first_checkpoint(cmd, out, timeout=240, **kw):
+    p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    t0 = time.time()
+    while not (out/'history.csv').exists():                             # written just after the first checkpoint
+        assert p.poll() is None, f'run ended before its first checkpoint: {p.stderr.read().decode()[-2000:]}'
+        assert time.time() - t0 < timeout; time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL); p.wait()
+    assert not (out/'metrics.json').exists()
+    return len(pd.read_csv(out/'history.csv'))
 
 def test_divergence_is_recorded_not_raised(tmp_path):
     m = train_run(RunConfig(**{**SMOKE, 'lr': 1e12}), tmp_path/'div', progress='none')
@@ -164,6 +175,28 @@ def test_bad_parameter_in_a_real_process(tmp_path):
     "The same outcome from a real vgg_run process: what a shell sees is one line and exit status 2."
     err = _bad_run(run_cli, ['--model', 'vgg08', '--lr', 'fast'], tmp_path)
     assert '--lr' in err and 'a number' in err, err
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_vgg_run_end_to_end_kill_resume_and_force(tmp_path, reference):
+    "vgg_run through papermill: killed after its first checkpoint, run again to the same metrics; finished runs are kept."
+    args = ['--model', 'vgg08', '--epochs', '3', '--n_train', '300', '--n_val', '100', '--n_test', '100', '--dataset', 'synthetic',
+            '--device', 'cpu', '--runs_dir', str(tmp_path), '--name', 'k']
+    out = tmp_path/'custom-synthetic'/'k'
+    _kill_after_first_checkpoint([str(BIN/'vgg_run'), *args], out, cwd=ROOT)
+    time.sleep(2.5)                                                     # the orphaned kernel notices and exits
+    h_before = (out/'history.csv').read_bytes()
+    time.sleep(2); assert (out/'history.csv').read_bytes() == h_before   # nothing writes there any more
+    r = run_cli('vgg_run', *args)
+    assert r.returncode == 0 and 'resuming' in r.stdout + r.stderr, r.stdout + r.stderr
+    m = read_json(out/'metrics.json')
+    _, ref = reference
+    assert same({**m, 'row': ref['row'], 'profile': ref['profile']}, ref)   # same numbers as the in-process reference
+    assert (out/'experiment.ipynb').exists()
+    r = call_cli('vgg_run', *args)                    # in this process from here: the real one above showed what a shell sees
+    assert r.returncode == 0 and 'already complete' in r.stdout
+    r = call_cli('vgg_run', *args, '--force')
+    assert r.returncode == 0 and len(list(out.parent.glob('k.old-*'))) == 1 and same(read_json(out/'metrics.json'), m)
 
 @pytest.mark.slow
 def test_vgg_run_row_diverged_exit_0(tmp_path):
