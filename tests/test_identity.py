@@ -2,6 +2,7 @@
 path, a file where a folder should be, a dry run, the papermill path, `make lab` as root). That the run sets its own thread count
 is test_sweep.py's: a row swept under OMP_NUM_THREADS=1 (the paper fixture), resumed by vgg_run with it unset, swept on Ray under 2."""
 import json, os, subprocess, sys
+from dataclasses import replace
 from pathlib import Path
 import pytest
 from conftest import ROOT, BIN, call_cli, one_error_line
@@ -84,7 +85,8 @@ def test_papermill_by_hand_refuses_a_bad_profile(tmp_path):
 
 @pytest.mark.slow
 def test_a_retry_never_forces(tmp_path):
-    "`vgg_sweep --force` forces a row's first attempt only: when the attempt on a lost node had finished it, the retry keeps that."
+    """`vgg_sweep --force` forces a row's first attempt only: when the attempt on a lost node had finished it, the retry keeps that.
+    On a cluster with GPUs, a CPU row books its thread and no GPU; a GPU row books its share of one."""
     from test_sweep import FakeRay, NodeDiedError
     from vgg_report.runset import plan
     from vgg_report.sweep import SweepProgress
@@ -100,8 +102,14 @@ def test_a_retry_never_forces(tmp_path):
         def _submit(self, f, a): self.forced = getattr(self, 'forced', []) + [a[2]]; return super()._submit(f, a)
     ray = Recording({'VGG_38': [finish_then_die]})
     progress = SweepProgress(jobs, 1)
-    _ray_run(ray, jobs, None, True, None, 0, 1, progress, 1)
-    assert ray.forced == [True, False]
+    _ray_run(ray, jobs, None, True, 1, progress, 1)
+    assert ray.forced == [True, False] and ray.booked == dict(num_cpus=1, num_gpus=0, max_retries=0)    # a CPU row books no GPU
+    from test_sweep import WorkerCrashedError
+    def crash(job): raise WorkerCrashedError()
+    ray = FakeRay({'VGG_38': [crash, crash]})
+    on_gpu = [replace(jobs[0], cfg=replace(jobs[0].cfg, device='cuda'), folder=tmp_path/'gpu')]     # as a cluster's GPU workers plan it
+    _ray_run(ray, on_gpu, None, False, 4, SweepProgress(on_gpu, 1), 1)
+    assert ray.booked == dict(num_cpus=1, num_gpus=0.25, max_retries=0)                    # a GPU row a quarter of one (packed by 4)
     res = progress.results[0]
     assert res['outcome'] == 'complete' and res['after_retry'] == 'its attempt on the lost node had finished it', res
     assert not list(tmp_path.rglob('*.old-*'))            # nothing was set aside: the finished run is the row's result

@@ -229,8 +229,10 @@ class FakeRay:
     "The part of Ray that `_ray_run` uses. A task runs when its result is asked for; `fate[row]` holds, per attempt, what happens first."
     exceptions = type('exceptions', (), dict(RayError=_RayError, RayTaskError=type('RayTaskError', (_RayError,), {})))
     def __init__(self, fate): self.fate, self.tasks, self.attempts = fate, {}, []
-    def cluster_resources(self): return {}
-    def remote(self, **_): return lambda f: type('Task', (), dict(remote=lambda *a: self._submit(f, a)))
+    def cluster_resources(self): return {'CPU': 2.0, 'GPU': 2.0}        # a cluster with GPUs: CPU rows must not book them
+    def remote(self, **booked):
+        self.booked = booked
+        return lambda f: type('Task', (), dict(remote=lambda *a: self._submit(f, a)))
     def _submit(self, f, a): ref = object(); self.tasks[ref] = (f, a); return ref
     def wait(self, refs, num_returns): return refs[:num_returns], refs[num_returns:]
     def get(self, ref):
@@ -256,7 +258,7 @@ def test_a_retried_row_is_counted_by_how_it_ended_not_as_a_cached_one(tmp_path, 
     def crash(job): raise WorkerCrashedError()
     ray = FakeRay({'VGG_38': [finish_then_die], 'VGG_08': [crash, crash]})
     progress = SweepProgress(jobs, 2)
-    _ray_run(ray, jobs, None, False, None, 0, 1, progress, 1)
+    _ray_run(ray, jobs, None, False, 1, progress, 1)
     assert ray.attempts == [('VGG_08', 0), ('VGG_38', 0), ('VGG_08', RETRY_LOCK_WAIT_S), ('VGG_38', RETRY_LOCK_WAIT_S)]
     res = {r['row']: r for r in progress.results}
     assert res['VGG_38']['outcome'] == 'complete' and res['VGG_38']['metrics']['val_acc'] == 0.25

@@ -36,7 +36,7 @@ def _lost(e) -> str:
 # %% ../nbs/06b_ray_tasks.ipynb #ae85576f
 _RAY_AUTH = ('RAY_AUTH_MODE', 'RAY_AUTH_TOKEN', 'RAY_AUTH_TOKEN_PATH')
 
-def _ray_init(address, n_jobs, gpus, env):
+def _ray_init(address, n_jobs, gpus):
     "Start a private local Ray (its own token, nothing in ~/.ray) or connect to the cluster at `address`."
     import ray
     if address is None and not set(_RAY_AUTH) & set(os.environ):
@@ -44,8 +44,7 @@ def _ray_init(address, n_jobs, gpus, env):
     init = dict(address=address) if address else dict(num_cpus=n_jobs, num_gpus=gpus or 0, include_dashboard=False)
     try:
         with stderr_to(tempfile.TemporaryFile()) if address else nullcontext():    # the connection's C++ warnings
-            ray.init(**init, runtime_env={'env_vars': env}, log_to_driver=False, logging_level='ERROR',
-                     configure_logging=True)
+            ray.init(**init, log_to_driver=False, logging_level='ERROR', configure_logging=True)
     except ConnectionError as e:
         if 'InvalidAuthToken' in str(e.__cause__):
             raise UserError(f"--address {address}: the Ray cluster refused this machine's token; head, workers and "
@@ -65,7 +64,7 @@ def cluster_device(address: str, device: str = 'auto') -> str:
     try: import ray
     except ImportError: raise UserError("--address needs Ray: pip install 'ray>=2.9'") from None
     with env_set(**{k: os.environ.get(k) for k in _RAY_AUTH}):
-        _ray_init(address, None, None, {})
+        _ray_init(address, None, None)
         try: kind = workers_device(ray)
         finally: ray.shutdown()
     if device == 'auto': return kind
@@ -88,24 +87,26 @@ def _ray_sweep(jobs, data_dir, force, n_jobs, address, runs_per_gpu, progress, r
     try: import ray
     except ImportError: raise UserError("--jobs > 1 and --address need Ray: pip install 'ray>=2.9'") from None
     gpus = torch.cuda.device_count() if address is None else None
-    env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
-           'VGG_REPORT_OFFLINE': os.environ.get('VGG_REPORT_OFFLINE', '')}
     messages = _ray_messages_file(jobs)
     messages.parent.mkdir(parents=True, exist_ok=True)
     with env_set(**{k: os.environ.get(k) for k in _RAY_AUTH}), thread_output_to({RAY_MESSAGES}, messages):
-        _ray_init(address, n_jobs, gpus, env)      # ray.init sets RAY_AUTH_MODE here: env_set puts it back after
-        try: _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries)
+        _ray_init(address, n_jobs, gpus)      # ray.init sets RAY_AUTH_MODE here: env_set puts it back after
+        try: _ray_run(ray, jobs, data_dir, force, runs_per_gpu, progress, retries)
         finally:
             ray.shutdown()
             if messages.exists(): print(f"[sweep] Ray's messages about its nodes: {messages}", flush=True)
 
 # %% ../nbs/06b_ray_tasks.ipynb #76ebd3be
-def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, retries):
+def _ray_run(ray, jobs, data_dir, force, runs_per_gpu, progress, retries):
     "Every job as a Ray task; a job whose worker or node died is submitted again, up to `retries` times."
-    use_gpu = (gpus or 0) > 0 if address is None else ray.cluster_resources().get('GPU', 0) > 0
+    use_gpu = device_kind(jobs[0].cfg.device) == 'cuda'     # the rows' device: CPU rows never book a cluster's GPUs
     cpus = 1 if use_gpu else jobs[0].cfg.threads               # a CPU row trains on its own threads: Ray books them
     task = ray.remote(num_cpus=cpus, num_gpus=(1 / runs_per_gpu) if use_gpu else 0, max_retries=0)(_ray_job)
-    pending, lost = {task.remote(j, data_dir, force, False): j for j in jobs}, {j.name: [] for j in jobs}
+    # each row's kernel: one thread (the run sets its own too) and the sweep's offline setting, set by the task
+    # (not as the job's runtime environment: then the workers Ray starts in advance can run the rows)
+    env = dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', VGG_REPORT_OFFLINE=os.environ.get('VGG_REPORT_OFFLINE'))
+    pending = {task.remote(j, data_dir, force, False, 0, env): j for j in jobs}
+    lost = {j.name: [] for j in jobs}
     try:
         with on_stop_signals(_interrupt):   # after ray.init, whose own SIGTERM handler would end this process at once
             while pending:
@@ -120,7 +121,7 @@ def _ray_run(ray, jobs, data_dir, force, address, gpus, runs_per_gpu, progress, 
                     if len(lost[j.name]) <= retries:
                         print(f"[sweep] {j.name}: {lost[j.name][-1]}; retry {len(lost[j.name])}/{retries}, "
                               f"from its last checkpoint", flush=True)
-                        pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S)] = j    # never --force
+                        pending[task.remote(j, data_dir, False, False, RETRY_LOCK_WAIT_S, env)] = j    # never --force
                         continue
                     times = 'retry' if retries == 1 else 'retries'
                     res = dict(failed, error=f"{lost[j.name][-1]}, after {retries} {times}")
@@ -172,10 +173,12 @@ def _cancel_as_ctrl_c():
         t.join(5)
         os.close(r)
 
-def _ray_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0) -> dict:
+def _ray_job(job: Job, data_dir=None, force: bool = False, stream: bool = True, lock_wait: float = 0,
+             env: dict = None) -> dict:
     "`run_row` as a Ray task: stopped on request (`ray.cancel`, a Ctrl-C to the run), its outcome is `interrupted`."
     try:
-        with _cancel_as_ctrl_c(): res = run_row(job.cfg, job.folder, data_dir, force, stream, lock_wait)
+        with _cancel_as_ctrl_c(), env_set(**(env or {})):
+            res = run_row(job.cfg, job.folder, data_dir, force, stream, lock_wait)
     except KeyboardInterrupt as e:                                  # before its training started, or after it ended
         res = dict(row=job.name, folder=str(job.folder), outcome='interrupted', error=' '.join(str(e).split()))
     if res['outcome'] == 'interrupted' and not res['error']:
