@@ -123,16 +123,21 @@ def shared(tmp_path_factory, name, build):
         return folder, json.loads(done.read_text())
     finally: lock.release()
 
+RAY_TOKEN = Path.home()/'.ray'/'auth_token'       # Ray's own local ray.init would create it: a trap for a later cluster
+
 @pytest.fixture(scope='session')
 def paper(tmp_path_factory):
-    """The whole paper grid, smoke-sized on the synthetic data, swept sequentially from nothing by a real `vgg_sweep` process (once
-    per test session, whatever the number of workers), under OMP_NUM_THREADS=1 whatever the shell's (test_identity.py counts it
-    as that setting). Returns the runs folder and the sweep's stdout."""
+    """The whole paper grid, smoke-sized on the synthetic data, swept from nothing by a real `vgg_sweep` process at its default
+    width (once per test session, whatever the number of workers): on a local Ray, two rows at a time, one core each, started
+    with OMP_NUM_THREADS=2 as a user's shell may have it. The sequential sweeps of test_sweep.py (OMP_NUM_THREADS=1, and unset
+    for a resumed row) must end with its metrics to the last digit. Returns the runs folder and
+    `{stdout, stderr, ray_token_kept}` (whether ~/.ray/auth_token was as before)."""
     def build(runs):
-        r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs, '--jobs', '1',
-                    env={'OMP_NUM_THREADS': 1, 'MKL_NUM_THREADS': 1})
+        before = RAY_TOKEN.read_bytes() if RAY_TOKEN.exists() else None
+        r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs,
+                    env={'OMP_NUM_THREADS': 2, 'MKL_NUM_THREADS': 2})
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-        return r.stdout
+        return dict(stdout=r.stdout, stderr=r.stderr, ray_token_kept=(RAY_TOKEN.read_bytes() if RAY_TOKEN.exists() else None) == before)
     return shared(tmp_path_factory, 'paper', build)
 
 SMOKE_CFG = dict(model='vgg08', epochs=3, n_train=300, n_val=100, n_test=100, device='cpu', dataset='synthetic')   # 3 batches per epoch

@@ -21,11 +21,11 @@ def _cluster_processes(tmpd: str) -> dict:
     return procs
 
 @contextmanager
-def ray_cluster(workers: int = 2, worker_args=()):
+def ray_cluster(workers: int = 2, gpu_workers: int = 0):
     """A head (no CPU, so rows run on the workers) and `workers` one-CPU worker nodes, started with `ray start` on free ports
     in a session folder of their own, with one token for all (whatever `~/.ray/auth_token` holds), and every process of it
-    killed on the way out, whatever happened (`worker_args`: more `ray start` options for each worker, e.g. `--num-gpus 1`, a
-    resource Ray takes as declared). Yields (address, environment, each worker's node-manager port)."""
+    killed on the way out, whatever happened. The last `gpu_workers` of them declare one GPU each (`--num-gpus 1`, a resource
+    Ray takes as declared). Yields (address, environment, each worker's node-manager port)."""
     tmpd = tempfile.mkdtemp(prefix='vr', dir='/tmp')    # short: Ray's socket paths must fit in 107 characters
     env = dict(os.environ, RAY_AUTH_MODE='token', RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED='0')
     port, nm = _free_port(), [_free_port() for _ in range(workers)]
@@ -33,9 +33,10 @@ def ray_cluster(workers: int = 2, worker_args=()):
     try:
         subprocess.run([BIN/'ray', 'start', '--head', '--port', str(port), '--num-cpus', '0', '--temp-dir', tmpd, '--include-dashboard', 'false',
                         *common], env=env, check=True, capture_output=True, timeout=60)
-        for p in nm:
+        for i, p in enumerate(nm):
+            gpu = ['--num-gpus', '1'] if i >= workers - gpu_workers else []
             subprocess.run([BIN/'ray', 'start', '--address', f'127.0.0.1:{port}', '--num-cpus', '1', '--node-manager-port', str(p), *common,
-                            *worker_args],
+                            *gpu],
                            env=env, check=True, capture_output=True, timeout=60)
         yield f'127.0.0.1:{port}', env, nm
     finally:
@@ -56,18 +57,19 @@ def _lose_node(node_manager_port: int):
         except psutil.NoSuchProcess: pass
 
 def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
-    """Two rows on a two-worker cluster; one worker node (its raylet and every process under it) is SIGKILLed once both rows have a checkpoint. The sweep retries
-    that row on the other node, which resumes it, and exits 0; every metric equals the uninterrupted (sequential) sweep's; the
-    output has the sweep's own lines and none of Ray's; no process of the cluster is left. Meanwhile a sweep with another token
-    is refused in one line. Then a worker that declares a GPU joins: `vgg_sweep --address` from this CPU-only machine plans a
-    GPU run set, and refuses a device no worker has (one cluster serves both: starting one costs seconds of CPU)."""
+    """Two CPU rows (`--device cpu`) on a two-worker cluster whose second worker declares a GPU; the first worker node (its raylet
+    and every process under it) is SIGKILLed once both rows have a checkpoint. The sweep retries that row on the other node,
+    which resumes it, and exits 0; every metric equals the uninterrupted sweep's (the paper fixture's); the output has the
+    sweep's own lines and none of Ray's; no process of the cluster is left. Meanwhile a sweep with another token is refused in
+    one line. On the same cluster, `vgg_sweep --address` from this CPU-only machine with `--device auto` plans a GPU run set
+    (its workers' device), and refuses a device no worker has (one cluster serves all: a node costs seconds of CPU)."""
     runs, _ = paper
     rows = ['VGG_38', 'BN-Baseline']
     slugs = {'VGG_38': 'vgg_38', 'BN-Baseline': 'bn-baseline'}
     out = tmp_path/'runs'/'smoke-synthetic'
-    with ray_cluster() as (address, env, nm):
+    with ray_cluster(gpu_workers=1) as (address, env, nm):
         args = ['--profile', 'smoke', '--dataset', 'synthetic', '--address', address]
-        sweep = subprocess.Popen([BIN/'vgg_sweep', '--only', *rows, '--runs_dir', tmp_path/'runs', *args], env=env,
+        sweep = subprocess.Popen([BIN/'vgg_sweep', '--only', *rows, '--runs_dir', tmp_path/'runs', '--device', 'cpu', *args], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         stranger = subprocess.Popen([BIN/'vgg_sweep', '--only', 'VGG_08', '--runs_dir', tmp_path/'elsewhere', *args], env=dict(env, RAY_AUTH_TOKEN='not-the-token'),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)   # meanwhile, with a wrong token
@@ -82,9 +84,7 @@ def test_a_lost_node_costs_a_retry_and_changes_no_metric(paper, tmp_path):
         finally:
             for p in (sweep, stranger):
                 if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait()
-        # the same cluster, joined by a worker that declares a GPU: a sweep from this CPU-only machine plans a GPU run set
-        subprocess.run([BIN/'ray', 'start', '--address', address, '--num-cpus', '1', '--num-gpus', '1', '--node-ip-address', '127.0.0.1',
-                        '--disable-usage-stats'], env=env, check=True, capture_output=True, timeout=60)
+        # the same cluster, whose second worker declares a GPU: a sweep from this CPU-only machine plans a GPU run set
         dry = [BIN/'vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--only', 'VGG_08', '--address', address,
                '--runs_dir', tmp_path/'gpu', '--dry_run']
         gpu = subprocess.run(dry, capture_output=True, text=True, env=env, timeout=300)

@@ -1,6 +1,6 @@
 """Issue 22: one configuration, one result: defaults hash as one, and no command trips a new user (read-only folders, a typo in a
 path, a file where a folder should be, a dry run, the papermill path, `make lab` as root). That the run sets its own thread count
-is test_sweep.py's: a row swept under OMP_NUM_THREADS=1 (the paper fixture), resumed by vgg_run with it unset, swept on Ray under 2."""
+is test_sweep.py's: a row swept on Ray under OMP_NUM_THREADS=2 (the paper fixture), swept under 1, resumed by vgg_run with it unset."""
 import json, os, subprocess, sys
 from dataclasses import replace
 from pathlib import Path

@@ -155,7 +155,7 @@ def _check_metrics(runs: Path, ref: Path, rows: dict, log):
     for name, slug in rows.items():
         ours, theirs = (json.loads((d/'smoke-synthetic'/slug/'metrics.json').read_text()) for d in (runs, ref))
         assert ours['status'] == 'complete' and same(ours, theirs), (name, ours, theirs)
-        _say(log, f"{name}: {len(ours) - 1} metrics identical to the in-process sweep's (val acc {ours['val_acc']}, "
+        _say(log, f"{name}: {len(ours) - 1} metrics identical to the paper fixture's sweep (val acc {ours['val_acc']}, "
                   f"test acc {ours['test_acc']}, train loss {ours['train_loss']:.6f})")
 
 @pytest.mark.long
@@ -164,7 +164,7 @@ def test_slurm_sweep_survives_scancel_and_a_time_limit(paper, tmp_path):
     second epoch. (2) The same sbatch, with two more rows, resumes those two from their checkpoints and finishes them; then the
     job's time limit falls while the two others are in their second epoch: SLURM warns the script (--signal B:TERM), the rows stop
     at their next batch and save exactly there, and the job ends before its limit. (3) The same sbatch again skips the finished
-    rows and resumes the stopped ones. Every row ends with the metrics of the in-process sweep (`paper`), and no process of the
+    rows and resumes the stopped ones. Every row ends with the metrics of the paper fixture's sweep, and no process of the
     cluster survives."""
     ref, _ = paper
     runs, log, t_start = tmp_path/'runs', [], time.time()

@@ -18,16 +18,26 @@ def status(runs, *extra):
 
 @pytest.mark.slow
 def test_smoke_sweep_completes_every_row(paper):
-    """The paper fixture's sweep (a real `vgg_sweep --jobs 1` from nothing): its 11 rows complete, with an estimate and an
-    ETA, each with its executed notebook."""
-    runs, stdout = paper
-    st = status(runs)
+    """The paper fixture's sweep (a real `vgg_sweep` from nothing, on a local Ray at the sweep's default width: two slots of one
+    core each, started with OMP_NUM_THREADS=2): its 11 rows complete, with an estimate and an ETA, each with its executed
+    notebook and TensorBoard's files, written on the Ray workers; the output is the sweep's own lines (none of Ray's), and
+    ~/.ray is left as it was. That a sequential sweep ends with its metrics is the killed sweep's check (below)."""
+    runs, out = paper
+    st, stdout = status(runs), out['stdout']
     assert list(st) == [row.name for row in PAPER_GRID] and {d['status'] for d in st.values()} == {'complete'}
-    assert '11 complete' in stdout and 'ETA' in stdout
+    assert '11 complete' in stdout and 'ETA' in stdout and '2 at a time on Ray' in stdout, stdout
     assert 'on the CPU: 11 rows of the paper grid' in stdout and 'estimated' in stdout
+    rows = [row.name for row in PAPER_GRID]
+    assert not out['stderr'].strip() and all(l.startswith(('profile smoke', '[sweep ', 'sweep: ', ' ')) or l in ('', *rows)
+                                             or l.split()[0] in rows for l in stdout.splitlines()), stdout + out['stderr']
+    assert out['ray_token_kept']
     m = metrics(runs, 'vgg_38')
     assert m['status'] == 'complete' and m['row'] == 'VGG_38' and m['profile'] == 'smoke'
     assert (runs/'smoke-synthetic'/'bn-x1_10'/'experiment.ipynb').exists()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    for slug in ('vgg_08', 'vgg_38', 'bn-baseline'):
+        acc = EventAccumulator(str(runs/'smoke-synthetic'/slug/'tb')); acc.Reload()
+        assert [s.step for s in acc.Scalars('loss/train')] == [1, 2] and [i.step for i in acc.Images('grad_flow/heatmap')] == [2], slug
 
 @pytest.mark.slow
 def test_second_sweep_skips_everything(paper):
@@ -52,10 +62,10 @@ def _sweep_until(args, cond, timeout=300):
 def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_path):
     """A sweep SIGKILLed in its second row: vgg_status shows complete, partial and missing. `vgg_run` resumes that row with
     OMP_NUM_THREADS unset (torch would take every core; the run sets its own one thread) to the metrics the paper fixture swept
-    under OMP_NUM_THREADS=1, to the last digit: one configuration, one result, however launched and resumed. The same sweep
-    again skips the two finished rows; Ctrl-C (SIGINT to its process group) while it trains the third stops it within 15 s, exit
-    130, with the line that says how to resume. The same sweep a third time resumes the third row. All three rows end with the
-    paper fixture's metrics."""
+    on a local Ray under OMP_NUM_THREADS=2, to the last digit: one configuration, one result, however launched and resumed. The
+    same sweep again skips the two finished rows; Ctrl-C (SIGINT to its process group) while it trains the third stops it within
+    15 s, exit 130, with the line that says how to resume. The same sweep a third time resumes the third row. All three rows,
+    swept here one at a time in the sweep's process under OMP_NUM_THREADS=1, end with the Ray sweep's metrics."""
     runs, _ = paper
     rows = ['VGG_08', 'BN-Baseline', 'BN-x2']
     args = [*SMOKE, '--runs_dir', str(tmp_path), '--jobs', '1', '--only', *rows]
@@ -80,28 +90,6 @@ def test_killed_then_interrupted_sweep_resumes_to_the_same_metrics(paper, tmp_pa
     r = call_cli('vgg_sweep', *args)
     assert r.returncode == 0 and '2 skipped' in r.stdout and '1 complete' in r.stdout, r.stdout[-3000:]
     for slug in ('vgg_08', 'bn-baseline', 'bn-x2'): assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
-
-@pytest.mark.slow
-@pytest.mark.long
-def test_ray_sweep_matches_sequential(paper, tmp_path):
-    """Three rows on a local Ray at the sweep's default width (two slots of one core each: one row waits for a free slot), started
-    with OMP_NUM_THREADS=2 as a user's shell may have it: every metric equals the paper fixture's sequential `vgg_sweep --jobs 1`
-    to the last digit (BN-Baseline's too, which the killed sweep's test resumes by vgg_run with OMP_NUM_THREADS unset), TensorBoard's
-    files are written on the Ray workers, the output is the sweep's own lines (none of Ray's), and ~/.ray is left as it was."""
-    runs, _ = paper
-    rows = ['VGG_08', 'VGG_38', 'BN-Baseline']                       # three rows for two slots: one waits for a free one
-    token = Path.home()/'.ray'/'auth_token'                          # Ray's own local ray.init would create it: a trap for a later cluster
-    before = token.read_bytes() if token.exists() else None
-    r = run_cli('vgg_sweep', *SMOKE, '--runs_dir', tmp_path, '--only', *rows, env={'OMP_NUM_THREADS': 2, 'MKL_NUM_THREADS': 2})
-    assert r.returncode == 0 and '3 complete' in r.stdout and '2 at a time on Ray' in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
-    assert (token.read_bytes() if token.exists() else None) == before
-    assert not r.stderr.strip() and all(l.startswith(('profile smoke', '[sweep ', 'sweep: ', ' ')) or l in ('', *rows) or l.split()[0] in rows
-                                        for l in r.stdout.splitlines()), r.stdout + r.stderr   # the sweep's own lines, none of Ray's
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    for slug in ('vgg_08', 'vgg_38', 'bn-baseline'):
-        assert same(metrics(tmp_path, slug), metrics(runs, slug)), slug
-        acc = EventAccumulator(str(tmp_path/'smoke-synthetic'/slug/'tb')); acc.Reload()        # written for TensorBoard on a Ray worker
-        assert [s.step for s in acc.Scalars('loss/train')] == [1, 2] and [i.step for i in acc.Images('grad_flow/heatmap')] == [2], slug
 
 def test_a_second_sweep_reads_the_machine_timing_from_the_cache(tmp_path, monkeypatch):
     """The first sweep on a machine times it for its estimate (`calibrate`, seconds of training) and keeps the timing in the
