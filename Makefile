@@ -11,7 +11,7 @@ SLURM_PACKAGES := slurm-wlm munge
 # one thread per process: the machines' two cores are shared, and one thread is faster there
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=Agg
 
-.PHONY: install test test-fast docs site board report lab debian clean-venv gpu-wheels gpu-check
+.PHONY: install test nbdev-test test-fast docs site board report lab debian clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
 install: $(STAMP) debian
@@ -49,13 +49,16 @@ debian:
 TEST_WORKERS ?= 2
 PYTEST := $(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --maxschedchunk 1 --durations=15
 
-# nbdev's own notebook runner, as the design names it: every library notebook, skipping the cells flagged slow, cuda or notest
-# (the papermill templates, experiment and report, are run through papermill by the tests). tests/test_notebooks.py also runs
-# each notebook and checks that its committed outputs are fresh.
+# nbdev's own notebook runner: every library notebook in a process of its own, skipping the cells flagged slow, cuda or notest
+# (the papermill templates, experiment and report, are run through papermill by the tests). `make test` does not run it:
+# tests/test_notebooks.py runs every notebook the same way (the same cells skipped, IN_TEST set) and also checks that its
+# committed outputs are fresh, so nbdev_test after it ran each notebook a second time (a minute here) and found nothing new.
 NBDEV_TEST := $(TEST_ENV) $(VENV)/bin/nbdev_test --n_workers $(TEST_WORKERS) --skip_file_re '^([_.]|experiment|report)'
 
 test: install
 	$(PYTEST) tests
+
+nbdev-test: install
 	$(NBDEV_TEST)
 
 # the loop while editing (about a minute): every notebook as nbdev_test runs it, and the tests that run in this process, skipping
