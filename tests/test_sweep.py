@@ -1,5 +1,5 @@
 "Issue: the sweep (cached, resumable, locked, on Ray) and vgg_status."
-import json, os, shutil, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, time
 from pathlib import Path
 import pytest
 from conftest import BIN, ROOT, run_cli, call_cli, one_error_line, same
@@ -120,9 +120,8 @@ def test_a_cache_that_cannot_be_written_leaves_the_estimate_standing(tmp_path, m
 
 def _hold_then_die(lock: Path):
     "A lock file left behind by a holder that was SIGKILLed while it held the lock (as a killed sweep leaves it)."
-    p = subprocess.Popen([sys.executable, '-c', f'import fcntl,os,time; f=open({str(lock)!r},"a+"); fcntl.flock(f, fcntl.LOCK_EX); '
-                          f'f.write(str(os.getpid())); f.flush(); print(1, flush=True); time.sleep(600)'], stdout=subprocess.PIPE)
-    assert p.stdout.readline().strip() == b'1'
+    from test_faults import _hold
+    p = _hold(lock)
     p.send_signal(signal.SIGKILL); p.wait()
     assert lock.exists() and not FileLock(lock).locked_elsewhere()          # the file stays; nobody holds it
 
@@ -171,9 +170,8 @@ def test_status_states(paper, tmp_path):
     m = read_json(base/'vgg_38/metrics.json'); m['status'] = 'diverged'; write_json(base/'vgg_38/metrics.json', m)
     (base/'bn-baseline/metrics.json').unlink()
     (base/'bn-x5/metrics.json').unlink(); write_json(base/'bn-x5/failure.json', dict(error='x'))
-    lock = FileLock(base/'.vgg_08.lock'); p = subprocess.Popen([sys.executable, '-c',
-        f'import fcntl,time; f=open({str(base/".vgg_08.lock")!r},"a+"); fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True); time.sleep(60)'], stdout=subprocess.PIPE)
-    p.stdout.readline()
+    from test_faults import _hold
+    p = _hold(base/'.vgg_08.lock')
     try: st = status(tmp_path)
     finally: p.kill(); p.wait()
     assert st['VGG_08']['status'] == 'running' and st['VGG_38']['status'] == 'diverged'
