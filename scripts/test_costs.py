@@ -12,7 +12,8 @@ seconds, and the pytest wall time.
     VGG_TEST_TIMELINE=/tmp/t.jsonl make test > make-test.log    # a suite run as CI runs it, then its record:
     .venv/bin/python scripts/test_costs.py --timeline /tmp/t.jsonl --pytest_log make-test.log --host "the machine, its load"
 
-Exit status: pytest's. The record is written whatever the outcome; `passed` and `failed` say how it went."""
+Exit status: pytest's (with --timeline: 1 when a test of that run failed). The record is written whatever the outcome;
+`passed` and `failed` say how it went."""
 import argparse, json, os, platform, re, shlex, subprocess, sys, tempfile, time
 from collections import defaultdict
 from pathlib import Path
@@ -76,7 +77,8 @@ def main(argv=None):
             wall = max(d['stop'] for d in lines) - min(d['start'] for d in lines)
             about = ("pytest_seconds: from the first test's start to the last one's stop (pytest's own count adds its "
                      "start-up and collection, about 15 s here). ")
-        return _record(o, lines, wall, where, 'make test, with $VGG_TEST_TIMELINE set: ' + shown, 0, about)
+        failed = any(d['outcome'] == 'failed' for d in lines)                  # that run's outcome, as pytest's exit said it
+        return _record(o, lines, wall, where, 'make test, with $VGG_TEST_TIMELINE set: ' + shown, int(failed), about)
     with tempfile.TemporaryDirectory() as tmp:
         timeline = Path(tmp)/'timeline.jsonl'
         env = {**os.environ, **ENV, 'VGG_TEST_TIMELINE': str(timeline)}

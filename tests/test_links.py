@@ -149,3 +149,17 @@ def test_a_timed_make_report_is_recorded_and_shown(tmp_path):
     shown = SITE['measured']('nbs/measured/make_report_quick.json', tmp_path)
     assert 'took 19\\.2 minutes' in shown and 'each row 23 to 101 s of training' in shown
     assert '| the baseline learning rate 1e\\-3 is the best | held | a lead of 4\\.37 points |' in shown
+
+def test_a_recorded_suite_run_with_a_failure_exits_1(tmp_path, capsys):
+    """`scripts/test_costs.py --timeline` makes the record of a run that already happened and exits as that run did: 0 when
+    every test passed, 1 when one failed (the record, written either way, counts it). pytest's own seconds come from its log."""
+    main = runpy.run_path(str(ROOT/'scripts/test_costs.py'))['main']
+    line = lambda test, outcome, start: json.dumps(dict(test=test, when='call', start=start, stop=start + 2, worker='gw0',
+                                                        outcome=outcome, slow=False, what='what it proves'))
+    (tmp_path/'log').write_text('== 1 failed, 1 passed in 9.50s ==\n')
+    for outcome, code in (('passed', 0), ('failed', 1)):
+        (tmp_path/'t.jsonl').write_text(line('tests/test_a.py::test_a', 'passed', 100) + '\n' + line('tests/test_b.py::test_b', outcome, 102) + '\n')
+        assert main(['--timeline', str(tmp_path/'t.jsonl'), '--pytest_log', str(tmp_path/'log'), '--host', 'here',
+                     '--out', str(tmp_path/'rec.json')]) == code
+        rec = json.loads((tmp_path/'rec.json').read_text())
+        assert (rec['passed'], rec['failed'], rec['pytest_seconds']) == (2 - code, code, 9.5) and rec['host'] == 'here'
