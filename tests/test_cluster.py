@@ -23,8 +23,8 @@ def _cluster_processes(tmpd: str) -> dict:
 @contextmanager
 def ray_cluster(workers: int = 2, gpu_workers: int = 0):
     """A head (no CPU, so rows run on the workers) and `workers` one-CPU worker nodes, started with `ray start` on free ports
-    in a session folder of their own, with one token for all (whatever `~/.ray/auth_token` holds), and every process of it
-    killed on the way out, whatever happened. The last `gpu_workers` of them declare one GPU each (`--num-gpus 1`, a resource
+    in a session folder of their own, with one token for all (whatever `~/.ray/auth_token` holds) and one log monitor (the
+    head's: they share this host), and every process of it killed on the way out, whatever happened. The last `gpu_workers` of them declare one GPU each (`--num-gpus 1`, a resource
     Ray takes as declared). Yields (address, environment, each worker's node-manager port)."""
     tmpd = tempfile.mkdtemp(prefix='vr', dir='/tmp')    # short: Ray's socket paths must fit in 107 characters
     env = dict(os.environ, RAY_AUTH_MODE='token', RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED='0')
@@ -36,7 +36,7 @@ def ray_cluster(workers: int = 2, gpu_workers: int = 0):
         for i, p in enumerate(nm):
             gpu = ['--num-gpus', '1'] if i >= workers - gpu_workers else []
             subprocess.run([BIN/'ray', 'start', '--address', f'127.0.0.1:{port}', '--num-cpus', '1', '--node-manager-port', str(p), *common,
-                            *gpu],
+                            '--include-log-monitor', 'false', *gpu],        # one log monitor per host, as Ray advises: the head's
                            env=env, check=True, capture_output=True, timeout=60)
         yield f'127.0.0.1:{port}', env, nm
     finally:

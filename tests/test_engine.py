@@ -195,9 +195,9 @@ def test_fp32_never_runs_in_tf32_on_a_gpu_and_bf16_is_not_compared_with_the_pape
 @pytest.mark.slow
 @pytest.mark.long
 def test_the_gpu_check_runs_its_checks_on_a_cpu(tmp_path):
-    """scripts/gpu_train_check.py with --device cpu, as small as it goes (VGG_08, two epochs of 200 images; 70-150 s here, most of
-    it torch.compile in two processes): a repeat, a pause and a Ctrl-C mid-epoch each resumed in a new process, a compiled run
-    repeated in a new process and set against eager; the record says it ran on a CPU."""
+    """scripts/gpu_train_check.py with --device cpu, as small as it goes (VGG_08, two epochs of 200 images; 50-90 s here, most of
+    it starting seven Python processes, two of which compile): a repeat, a pause and a Ctrl-C mid-epoch each resumed in a new
+    process, a compiled run repeated in a new process and set against eager; the record says it ran on a CPU."""
     out = tmp_path/'check.json'
     r = subprocess.run([sys.executable, 'scripts/gpu_train_check.py', '--device', 'cpu', '--rows', 'VGG_08', '--row', 'VGG_08',
                         '--epochs', '2', '--n_train', '200', '--n_eval', '100', '--out', out], capture_output=True, text=True, cwd=ROOT,

@@ -145,7 +145,7 @@ def test_corrupt_checkpoint_through_vgg_run(tmp_path, reference):
     out = tmp_path/'custom-synthetic'/'c'
     assert train_run(RunConfig(**{**CFG, 'row': 'c'}), out, progress='none', stop_after=2) is None
     (out/CHECKPOINT).write_bytes(b'VGGCKPT1' + os.urandom(100))
-    r = run_cli('vgg_run', *CLI_CFG, '--runs_dir', tmp_path, '--name', 'c')
+    r = call_cli('vgg_run', *CLI_CFG, '--runs_dir', tmp_path, '--name', 'c')     # vgg_run in this process, the kernel in its own
     assert r.returncode == 0 and 'checksum mismatch' in r.stderr and 'resuming from checkpoint.prev.pt' in r.stderr, r.stderr[-3000:]
     assert same({**read_json(out/'metrics.json'), 'row': 'custom', 'profile': 'custom'}, {**reference[1], 'profile': 'custom'})
 
@@ -249,7 +249,7 @@ def test_full_disk_mid_run_one_line_and_nothing_lost(tmp_path, reference):
     for name, data in before.items():
         if name not in ('experiment.ipynb', 'history.csv', 'grad_flow.csv'): assert (out/name).read_bytes() == data, name
     assert load_checkpoint(out/CHECKPOINT)['epoch'] == 1 and not list(out.glob('.*.tmp*')) and not (out/'metrics.json').exists()
-    r = run_cli('vgg_run', *CLI_CFG, '--runs_dir', tmp_path, '--name', 'f')
+    r = call_cli('vgg_run', *CLI_CFG, '--runs_dir', tmp_path, '--name', 'f')     # the resume: vgg_run in this process
     assert r.returncode == 0, r.stderr[-2000:]
     assert same({**read_json(out/'metrics.json'), 'row': 'custom', 'profile': 'custom'}, {**reference[1], 'profile': 'custom'})
 
@@ -335,7 +335,7 @@ def test_ctrl_c_stops_vgg_run_within_seconds_and_it_resumes(tmp_path):
     assert 'interrupted:' in text and 'run the same command again to resume' in text, text[-3000:]
     time.sleep(1); assert RunDir(out).trainer_pid() is None and not RunDir(out).busy    # no kernel left training
     assert not (out/'metrics.json').exists()
-    r = run_cli('vgg_run', *LONG, '--runs_dir', tmp_path, '--name', 'i')
+    r = call_cli('vgg_run', *LONG, '--runs_dir', tmp_path, '--name', 'i')        # the resume: vgg_run in this process
     assert r.returncode == 0 and 'complete' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
     ref = train_run(RunConfig(model='vgg08', epochs=2, n_train=4000, n_val=200, n_test=200, device='cpu', dataset='synthetic'),
                     tmp_path/'ref', progress='none')
