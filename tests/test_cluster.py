@@ -24,8 +24,9 @@ def _cluster_processes(tmpd: str) -> dict:
 def ray_cluster(workers: int = 2, gpu_workers: int = 0):
     """A head (no CPU, so rows run on the workers) and `workers` one-CPU worker nodes, started with `ray start` on free ports
     in a session folder of their own, with one token for all (whatever `~/.ray/auth_token` holds) and one log monitor (the
-    head's: they share this host), and every process of it killed on the way out, whatever happened. The last `gpu_workers` of them declare one GPU each (`--num-gpus 1`, a resource
-    Ray takes as declared). Yields (address, environment, each worker's node-manager port)."""
+    head's: they share this host), and every process of it killed on the way out, whatever happened. The last `gpu_workers`
+    of them declare one GPU each (`--num-gpus 1`, a resource Ray takes as declared). Yields (address, environment, each
+    worker's node-manager port)."""
     tmpd = tempfile.mkdtemp(prefix='vr', dir='/tmp')    # short: Ray's socket paths must fit in 107 characters
     env = dict(os.environ, RAY_AUTH_MODE='token', RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED='0')
     port, nm = _free_port(), [_free_port() for _ in range(workers)]

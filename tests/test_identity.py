@@ -87,7 +87,7 @@ def test_papermill_by_hand_refuses_a_bad_profile(tmp_path):
 def test_a_retry_never_forces(tmp_path):
     """`vgg_sweep --force` forces a row's first attempt only: when the attempt on a lost node had finished it, the retry keeps that.
     On a cluster with GPUs, a CPU row books its thread and no GPU; a GPU row books its share of one."""
-    from test_sweep import FakeRay, NodeDiedError
+    from test_sweep import FakeRay, NodeDiedError, WorkerCrashedError
     from vgg_report.runset import plan
     from vgg_report.sweep import SweepProgress
     from vgg_report.ray_tasks import _ray_run
@@ -104,7 +104,6 @@ def test_a_retry_never_forces(tmp_path):
     progress = SweepProgress(jobs, 1)
     _ray_run(ray, jobs, None, True, 1, progress, 1)
     assert ray.forced == [True, False] and ray.booked == dict(num_cpus=1, num_gpus=0, max_retries=0)    # a CPU row books no GPU
-    from test_sweep import WorkerCrashedError
     def crash(job): raise WorkerCrashedError()
     ray = FakeRay({'VGG_38': [crash, crash]})
     on_gpu = [replace(jobs[0], cfg=replace(jobs[0].cfg, device='cuda'), folder=tmp_path/'gpu')]     # as a cluster's GPU workers plan it

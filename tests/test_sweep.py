@@ -3,6 +3,7 @@ import json, os, shutil, signal, subprocess, time
 from pathlib import Path
 import pytest
 from conftest import BIN, ROOT, run_cli, call_cli, one_error_line, same
+from test_faults import _hold                 # a process holding a lock until killed
 from vgg_report.process import FileLock
 from vgg_report.rundir import RunDir
 from vgg_report.study import PAPER_GRID
@@ -120,7 +121,6 @@ def test_a_cache_that_cannot_be_written_leaves_the_estimate_standing(tmp_path, m
 
 def _hold_then_die(lock: Path):
     "A lock file left behind by a holder that was SIGKILLed while it held the lock (as a killed sweep leaves it)."
-    from test_faults import _hold
     p = _hold(lock)
     p.send_signal(signal.SIGKILL); p.wait()
     assert lock.exists() and not FileLock(lock).locked_elsewhere()          # the file stays; nobody holds it
@@ -170,7 +170,6 @@ def test_status_states(paper, tmp_path):
     m = read_json(base/'vgg_38/metrics.json'); m['status'] = 'diverged'; write_json(base/'vgg_38/metrics.json', m)
     (base/'bn-baseline/metrics.json').unlink()
     (base/'bn-x5/metrics.json').unlink(); write_json(base/'bn-x5/failure.json', dict(error='x'))
-    from test_faults import _hold
     p = _hold(base/'.vgg_08.lock')
     try: st = status(tmp_path)
     finally: p.kill(); p.wait()
