@@ -14,7 +14,14 @@ TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 VGG_REPORT_OFFLINE=1 MPLBACKEND=
 .PHONY: install test nbdev-test test-fast docs site board report lab debian clean-venv gpu-wheels gpu-check
 .DEFAULT_GOAL := test
 
+# `make install` removes rfc3987-syntax, jsonschema's optional IRI checker (JupyterLab's jupyter-events asks for it), whenever
+# it is there (a reinstall brings it back): it builds an Earley parser as it is imported, about 1.1 s of CPU in every process that
+# imports Ray or papermill (each Ray daemon and worker, each vgg_run and vgg_sweep), two thirds of `import ray`. No schema here,
+# in Jupyter or in Ray has an `iri` format, and jsonschema leaves that check out when the package is absent, as in a plain
+# `pip install ray papermill`.
 install: $(STAMP) debian
+	@if compgen -G '$(VENV)/lib/python3*/site-packages/rfc3987_syntax' >/dev/null; then \
+	  echo 'removing rfc3987-syntax (see the Makefile)'; $(PY) -m pip uninstall --quiet --yes rfc3987-syntax; fi
 
 # Re-runs only when setup.py or settings.ini (the requirements) change.
 $(STAMP): setup.py settings.ini

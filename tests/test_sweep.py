@@ -1,5 +1,5 @@
 "Issue: the sweep (cached, resumable, locked, on Ray) and vgg_status."
-import json, os, shutil, signal, subprocess, time
+import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from conftest import BIN, ROOT, run_cli, call_cli, one_error_line, same
@@ -39,6 +39,17 @@ def test_smoke_sweep_completes_every_row(paper):
     for slug in ('vgg_08', 'vgg_38', 'bn-baseline'):
         acc = EventAccumulator(str(runs/'smoke-synthetic'/slug/'tb')); acc.Reload()
         assert [s.step for s in acc.Scalars('loss/train')] == [1, 2] and [i.step for i in acc.Images('grad_flow/heatmap')] == [2], slug
+
+@pytest.mark.slow
+def test_ray_and_papermill_start_without_building_an_iri_parser():
+    """`make install` removes rfc3987-syntax, jsonschema's optional IRI checker: it builds an Earley parser as it is imported,
+    about 1.1 s of CPU in every Ray daemon, Ray worker, vgg_run and vgg_sweep here. A process that imports Ray and papermill never
+    loads it, and still validates the experiment notebook (about 1 s here)."""
+    code = ("import sys, ray, papermill, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); "
+            "print(sorted(m for m in sys.modules if m.startswith('rfc3987')))")
+    r = subprocess.run([sys.executable, '-c', code, str(ROOT/'nbs/experiment.ipynb')], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == '[]', f"rfc3987-syntax is installed: `make install` removes it (the Makefile says why); {r.stdout}"
 
 @pytest.mark.slow
 def test_second_sweep_skips_everything(paper):
