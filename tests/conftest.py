@@ -123,7 +123,10 @@ def shared(tmp_path_factory, name, build):
         return folder, json.loads(done.read_text())
     finally: lock.release()
 
-RAY_TOKEN = Path.home()/'.ray'/'auth_token'       # Ray's own local ray.init would create it: a trap for a later cluster
+def ray_token():
+    "~/.ray/auth_token's bytes, or None: Ray's own local ray.init would create it, a trap for a later cluster."
+    token = Path.home()/'.ray'/'auth_token'
+    return token.read_bytes() if token.exists() else None
 
 @pytest.fixture(scope='session')
 def paper(tmp_path_factory):
@@ -133,11 +136,11 @@ def paper(tmp_path_factory):
     for a resumed row) must end with its metrics to the last digit. Returns the runs folder and
     `{stdout, stderr, ray_token_kept}` (whether ~/.ray/auth_token was as before)."""
     def build(runs):
-        before = RAY_TOKEN.read_bytes() if RAY_TOKEN.exists() else None
+        before = ray_token()
         r = run_cli('vgg_sweep', '--profile', 'smoke', '--dataset', 'synthetic', '--runs_dir', runs,
                     env={'OMP_NUM_THREADS': 2, 'MKL_NUM_THREADS': 2})
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-        return dict(stdout=r.stdout, stderr=r.stderr, ray_token_kept=(RAY_TOKEN.read_bytes() if RAY_TOKEN.exists() else None) == before)
+        return dict(stdout=r.stdout, stderr=r.stderr, ray_token_kept=ray_token() == before)
     return shared(tmp_path_factory, 'paper', build)
 
 SMOKE_CFG = dict(model='vgg08', epochs=3, n_train=300, n_val=100, n_test=100, device='cpu', dataset='synthetic')   # 3 batches per epoch
